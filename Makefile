@@ -1,0 +1,25 @@
+# speechbrain-ast: `make test` and `make demo` create .venv on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint doctest unittest demo bench clean
+
+$(STAMP): setup.py constraints.txt scripts/setup_env.sh scripts/fix_cpu_torch_wheels.py
+	bash scripts/setup_env.sh $(VENV)
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP) lint
+	$(PY) -m pytest --doctest-modules speechbrain_ast tests recipes -q
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+bench: $(STAMP)
+	$(PY) benchmarks/benchmark.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,31 @@
+"""Installable package for speechbrain-ast: the Audio Spectrogram Transformer
+(Gong, Chung, Glass, Interspeech 2021) for SpeechBrain."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="speechbrain-ast",
+    version="0.1.0",
+    description="Audio Spectrogram Transformer (AST) for SpeechBrain",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["speechbrain_ast", "speechbrain_ast.*"]),
+    install_requires=[
+        "torch>=2.1",
+        "torchaudio>=2.1",
+        "speechbrain>=1.0",
+        "hyperpyyaml",
+        "timm>=0.9",
+        "sentencepiece",
+        "scikit-learn",
+        "soundfile",
+        "matplotlib",
+    ],
+    extras_require={
+        "test": ["pytest", "transformers", "ruff"],
+        "shards": ["webdataset"],
+    },
+    entry_points={"console_scripts": ["speechbrain-ast=speechbrain_ast.cli:main"]},
+)

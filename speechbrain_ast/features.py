@@ -1,0 +1,289 @@
+"""Kaldi-compatible log-mel filterbanks, computed batched, and AST normalisation.
+
+``KaldiFbank`` reproduces, for a whole padded batch on any device,
+``torchaudio.compliance.kaldi.fbank(wav, htk_compat=True, use_energy=False,
+window_type='hanning', num_mel_bins=128, dither=0.0, frame_shift=10)`` as the
+official AST computes it clip by clip: 25 ms symmetric Hann windows
+(snip_edges), per-frame DC removal, pre-emphasis 0.97, 512-point power
+spectrum, Kaldi mel banks (20 Hz to Nyquist; taken from torchaudio), natural
+log floored at float32 eps. The official pipeline also removes the clip mean
+first and pads/cuts the raw fbank to the model length with zeros; both are
+done here, using each clip's true length.
+
+``FixedNormalization`` is AST's ``(x - mean) / (2 * std)`` with fixed
+dataset statistics, shaped for SpeechBrain's ``mean_var_norm(feats, lengths)``.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchaudio.compliance.kaldi import get_mel_banks
+
+# Official normalisation statistics (mean, std) of the raw fbank.
+NORM_STATS = {
+    "audioset": (-4.2677393, 4.5689974),
+    "esc50": (-6.6268077, 5.358466),
+    "speechcommands": (-6.845978, 5.5654526),
+}
+
+
+class KaldiFbank(nn.Module):
+    """Batched Kaldi fbank for the ``compute_features`` slot: ``[B, S] -> [B, T, F]``.
+
+    Frames of clip ``i`` beyond its own length (from ``lengths``) are set to
+    ``pad_value`` (0, as the official zero padding of the raw fbank). With
+    ``n_frames`` set, the output is padded/cut at the end to exactly that many
+    frames; otherwise it has as many frames as the longest clip gives. The
+    computation runs in float32 even inside autocast.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Sample rate of the input waveforms (the features are built for it;
+        resample before calling, ``speechbrain_ast.audio.load_audio`` does).
+    n_mels : int
+        Number of mel bins.
+    n_frames : int, optional
+        Pad/cut the output to this many frames.
+    frame_length_ms, frame_shift_ms : float
+        Window length and hop in milliseconds.
+    low_freq, high_freq : float
+        Mel range in Hz (``high_freq <= 0`` is relative to Nyquist, as Kaldi).
+    preemphasis : float
+        Pre-emphasis coefficient.
+    remove_clip_mean : bool
+        Subtract each clip's mean first (official training; its inference
+        script and HuggingFace's extractor do not, which changes features
+        only by float rounding since every frame is DC-removed anyway).
+    pad_value : float
+        Value of frames past a clip's end.
+    check_input : bool
+        Raise on NaN/Inf samples or clips shorter than one window. Costs one
+        device-to-host sync per call; turn off in tight training loops whose
+        loader already validates audio.
+    chunk_frames : int, optional
+        On CPU, process this many frames at a time (keeps the FFT in cache;
+        about 1.5x faster than one huge FFT). None processes all at once.
+
+    Example
+    -------
+    >>> fbank = KaldiFbank(n_frames=128)
+    >>> wavs = torch.randn(2, 16000)
+    >>> fbank(wavs, torch.tensor([1.0, 0.5])).shape
+    torch.Size([2, 128, 128])
+    """
+
+    def __init__(
+        self,
+        sample_rate=16000,
+        n_mels=128,
+        n_frames=None,
+        frame_length_ms=25.0,
+        frame_shift_ms=10.0,
+        low_freq=20.0,
+        high_freq=0.0,
+        preemphasis=0.97,
+        remove_clip_mean=True,
+        pad_value=0.0,
+        check_input=True,
+        chunk_frames=1024,
+    ):
+        super().__init__()
+        self.sample_rate = sample_rate
+        self.n_mels = n_mels
+        self.n_frames = n_frames
+        self.window_size = int(sample_rate * frame_length_ms / 1000)
+        self.window_shift = int(sample_rate * frame_shift_ms / 1000)
+        self.n_fft = 1 << (self.window_size - 1).bit_length()
+        self.preemphasis = preemphasis
+        self.remove_clip_mean = remove_clip_mean
+        self.pad_value = pad_value
+        self.check_input = check_input
+        self.chunk_frames = chunk_frames
+        banks, _ = get_mel_banks(
+            n_mels, self.n_fft, sample_rate, low_freq, high_freq, 100.0, -500.0, 1.0
+        )
+        # Kaldi's banks skip the Nyquist bin: add it as a zero column.
+        self.register_buffer("mel_banks", F.pad(banks, (0, 1)).T.contiguous())
+        self.register_buffer(
+            "window", torch.hann_window(self.window_size, periodic=False)
+        )
+
+    def frame_counts(self, n_samples):
+        """Kaldi ``snip_edges`` frame count for each clip length in samples."""
+        return (
+            torch.div(
+                n_samples - self.window_size, self.window_shift, rounding_mode="floor"
+            )
+            + 1
+        )
+
+    def forward(self, wavs, lengths=None):
+        """Compute log-mel features.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` (or ``[S]``), zero-padded at the end.
+        lengths : torch.Tensor, optional
+            Relative lengths ``[B]`` in (0, 1] (SpeechBrain convention).
+
+        Returns
+        -------
+        torch.Tensor
+            Log-mel features ``[B, T, n_mels]`` (float32).
+        """
+        with torch.autocast(wavs.device.type, enabled=False):
+            return self._compute(wavs, lengths)
+
+    def _compute(self, wavs, lengths):
+        if wavs.ndim == 1:
+            wavs = wavs.unsqueeze(0)
+        if wavs.ndim != 2:
+            raise ValueError(
+                f"expected waveforms [batch, samples], got {list(wavs.shape)}"
+            )
+        wavs = wavs.float()
+        batch, total = wavs.shape
+        if lengths is None:
+            n_samples = torch.full((batch,), total, device=wavs.device)
+        else:
+            n_samples = torch.round(lengths.to(wavs.device).float() * total).long()
+        if self.check_input:
+            self._validate(wavs, n_samples)
+        if total < self.window_size:
+            wavs = F.pad(wavs, (0, self.window_size - total))
+        if self.remove_clip_mean:
+            valid = torch.arange(wavs.shape[1], device=wavs.device) < n_samples[:, None]
+            mean = (wavs * valid).sum(1, keepdim=True) / n_samples.clamp_min(1)[:, None]
+            wavs = wavs - mean
+
+        frames = wavs.unfold(1, self.window_size, self.window_shift)
+        if self.n_frames is not None:
+            frames = frames[:, : self.n_frames]
+        n_out = frames.shape[1]
+        flat = frames.reshape(-1, self.window_size)
+        step = (
+            flat.shape[0]
+            if wavs.is_cuda or not self.chunk_frames
+            else self.chunk_frames
+        )
+        feats = torch.cat(
+            [self._log_mel(flat[i : i + step]) for i in range(0, flat.shape[0], step)]
+        ).reshape(batch, n_out, self.n_mels)
+
+        valid_frames = (
+            torch.arange(n_out, device=wavs.device)
+            < self.frame_counts(n_samples)[:, None]
+        )
+        feats = feats.masked_fill(~valid_frames[..., None], self.pad_value)
+        if self.n_frames is not None and n_out < self.n_frames:
+            feats = F.pad(feats, (0, 0, 0, self.n_frames - n_out), value=self.pad_value)
+        return feats
+
+    def _log_mel(self, frames):
+        """Log-mel energies of ``[N, window]`` raw frames (Kaldi order of steps)."""
+        frames = frames - frames.mean(dim=1, keepdim=True)
+        previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+        frames = (frames - self.preemphasis * previous) * self.window
+        spectrum = torch.fft.rfft(frames, n=self.n_fft).abs().pow(2.0)
+        energies = spectrum @ self.mel_banks
+        return energies.clamp_min(torch.finfo(torch.float32).eps).log()
+
+    def _validate(self, wavs, n_samples):
+        """Raise a clear error for non-finite samples or too-short clips."""
+        bad = ~torch.isfinite(wavs).all(dim=1)
+        short = n_samples < self.window_size
+        if bool(bad.any()):
+            raise ValueError(
+                f"waveform(s) {bad.nonzero().flatten().tolist()} contain NaN or Inf"
+            )
+        if bool(short.any()):
+            raise ValueError(
+                f"waveform(s) {short.nonzero().flatten().tolist()} are shorter than "
+                f"one {self.window_size}-sample window (25 ms at "
+                f"{self.sample_rate} Hz); pad them first"
+            )
+
+
+class FixedNormalization(nn.Module):
+    """AST normalisation ``(x - mean) / (2 * std)`` with fixed statistics.
+
+    Fits SpeechBrain's ``mean_var_norm(feats, lengths)`` slot. Statistics are
+    buffers, so they travel inside checkpoints.
+
+    Arguments
+    ---------
+    mean, std : float
+        Statistics of the raw fbank (see ``NORM_STATS``), or
+    dataset : str, optional
+        A key of ``NORM_STATS`` ("audioset", "esc50", "speechcommands").
+
+    Example
+    -------
+    >>> norm = FixedNormalization(dataset="audioset")
+    >>> round(norm(torch.zeros(1, 2, 3))[0, 0, 0].item(), 3)  # padding value
+    0.467
+    """
+
+    def __init__(self, mean=None, std=None, dataset=None):
+        super().__init__()
+        if dataset is not None:
+            if dataset not in NORM_STATS:
+                raise ValueError(
+                    f"unknown dataset {dataset!r}; known: {sorted(NORM_STATS)}"
+                )
+            mean, std = NORM_STATS[dataset]
+        if mean is None or std is None or std <= 0:
+            raise ValueError("give dataset=... or mean and a positive std")
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, feats, lengths=None):
+        """Normalise ``[B, T, F]`` features (``lengths`` unused: stats are fixed)."""
+        return (feats - self.mean) / (2 * self.std)
+
+    def normalized(self, value):
+        """Where a raw fbank ``value`` (e.g. the 0 padding) lands after normalising."""
+        return (value - self.mean.item()) / (2 * self.std.item())
+
+
+@torch.no_grad()
+def compute_norm_stats(waveforms, fbank=None):
+    """Mean and std of the raw fbank over a dataset, for ``FixedNormalization``.
+
+    Unlike the official script (mean of per-batch stds, with augmentation
+    on), this is the exact global mean/std over every valid frame and bin.
+
+    Arguments
+    ---------
+    waveforms : iterable of torch.Tensor
+        Mono waveforms ``[S]`` at the fbank's sample rate.
+    fbank : KaldiFbank, optional
+        Feature extractor (default: 128-bin, no length cut).
+
+    Returns
+    -------
+    tuple of float
+        ``(mean, std)``.
+
+    Example
+    -------
+    >>> mean, std = compute_norm_stats([torch.randn(8000), torch.randn(4000)])
+    >>> std > 0
+    True
+    """
+    fbank = fbank or KaldiFbank()
+    total, total_sq, count = 0.0, 0.0, 0
+    for wav in waveforms:
+        feats = fbank(wav.unsqueeze(0)).double()
+        total += feats.sum().item()
+        total_sq += feats.pow(2).sum().item()
+        count += feats.numel()
+    if count == 0:
+        raise ValueError("no audio given")
+    mean = total / count
+    return mean, max(total_sq / count - mean**2, 0.0) ** 0.5
