@@ -1,0 +1,668 @@
+"""The ``speechbrain-ast`` command line: tag audio, import, export, statistics.
+
+Subcommands::
+
+    speechbrain-ast tag FILE... --model DIR [--top-k K] [--threshold T]
+                    [--hop SECONDS] [--aggregate max|mean] [--int8] [--json]
+                    [--device cpu]
+    speechbrain-ast import --format official|hf SRC OUT_DIR [--labels CSV]
+                    [--n-frames N] [--fstride 10] [--tstride 10]
+                    [--norm-stats DATASET|MEAN,STD] [--num-heads H]
+                    [--multi-label|--single-label]
+    speechbrain-ast export CKPT_DIR OUT_DIR --like MODEL_DIR
+    speechbrain-ast stats AUDIO_DIR_OR_MANIFEST [--sample-rate 16000] [--n-mels 128]
+
+Errors are reported as one line ``error: <file>: <problem>`` on stderr,
+never as a Python traceback. ``tag`` keeps going after a bad file and exits
+with 1 at the end; a missing or unloadable model folder exits with 2.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus")
+PATH_COLUMNS = ("wav", "path", "file", "filename", "audio", "filepath")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A failure reported as ``error: <message>`` with an exit code.
+
+    Arguments
+    ---------
+    message : str
+        The problem, starting with the file or folder concerned.
+    code : int
+        Exit code (1: the command failed, 2: bad usage or model folder).
+
+    Example
+    -------
+    >>> str(CommandError("model/: not found", code=2))
+    'model/: not found'
+    """
+
+    def __init__(self, message, code=EXIT_FAILED):
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser():
+    """Build the argument parser of ``speechbrain-ast``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser with the ``tag``, ``import``, ``export`` and ``stats``
+        subcommands.
+
+    Example
+    -------
+    >>> args = build_parser().parse_args(["tag", "a.wav", "--model", "m"])
+    >>> args.command, args.files, args.top_k, args.aggregate
+    ('tag', ['a.wav'], 5, 'max')
+    """
+    parser = argparse.ArgumentParser(
+        prog="speechbrain-ast",
+        description="Audio Spectrogram Transformer (AST) for SpeechBrain.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    tag = commands.add_parser(
+        "tag",
+        help="tag audio files with a model folder",
+        description="Tag audio files. Files longer than the model input are cut "
+        "into overlapping windows whose scores are aggregated.",
+    )
+    tag.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    tag.add_argument("--model", required=True, metavar="DIR", help="model folder")
+    tag.add_argument(
+        "--top-k", type=_positive_int, default=5, metavar="K", help="labels per file"
+    )
+    tag.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="only print labels with a score of at least T",
+    )
+    tag.add_argument(
+        "--hop",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="hop between windows of long files (default: half a window)",
+    )
+    tag.add_argument(
+        "--aggregate",
+        choices=("max", "mean"),
+        default="max",
+        help="how window scores make file scores (default: max, an event "
+        "present in any window)",
+    )
+    tag.add_argument(
+        "--batch-size", type=_positive_int, default=8, help="windows per forward pass"
+    )
+    tag.add_argument(
+        "--int8", action="store_true", help="dynamic int8 quantisation (CPU)"
+    )
+    tag.add_argument(
+        "--json", action="store_true", help="print one JSON document with timelines"
+    )
+    tag.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    tag.set_defaults(func=_cmd_tag)
+
+    imp = commands.add_parser(
+        "import",
+        help="import an official or HuggingFace AST checkpoint",
+        description="Write a SpeechBrain model folder from an official AST "
+        "checkpoint (.pth) or a HuggingFace ASTForAudioClassification folder.",
+    )
+    imp.add_argument("--format", required=True, choices=("official", "hf"))
+    imp.add_argument("src", metavar="SRC", help="checkpoint file or folder")
+    imp.add_argument("out_dir", metavar="OUT_DIR", help="model folder to write")
+    imp.add_argument(
+        "--labels", metavar="CSV", default=None, help="class labels CSV (AudioSet)"
+    )
+    imp.add_argument(
+        "--n-frames",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="input length in frames (resizes the position embedding)",
+    )
+    imp.add_argument(
+        "--fstride",
+        type=_positive_int,
+        default=None,
+        help="the checkpoint's frequency stride (official: default from the "
+        "file name, else 10; HF: from config.json)",
+    )
+    imp.add_argument(
+        "--tstride",
+        type=_positive_int,
+        default=None,
+        help="the checkpoint's time stride (as --fstride)",
+    )
+    imp.add_argument(
+        "--norm-stats",
+        default=None,
+        metavar="DATASET|MEAN,STD",
+        help="fbank statistics: audioset, esc50, speechcommands or 'MEAN,STD' "
+        "(default: from the checkpoint or its name)",
+    )
+    imp.add_argument(
+        "--num-heads",
+        type=_positive_int,
+        default=None,
+        help="attention heads of an official file of non-standard width "
+        "(official files do not store it; 768 wide: 12)",
+    )
+    kind = imp.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--multi-label",
+        dest="multi_label",
+        action="store_const",
+        const=True,
+        default=None,
+        help="sigmoid scores (default for 527-class AudioSet models)",
+    )
+    kind.add_argument(
+        "--single-label",
+        dest="multi_label",
+        action="store_const",
+        const=False,
+        help="softmax scores (default for other class counts)",
+    )
+    imp.set_defaults(func=_cmd_import)
+
+    exp = commands.add_parser(
+        "export",
+        help="make a model folder from a training checkpoint",
+        description="Make a model folder from a SpeechBrain checkpoint folder "
+        "(save/CKPT+.../ with embedding_model.ckpt and classifier.ckpt), using "
+        "the hyperparams.yaml and label_encoder.txt of an existing model folder.",
+    )
+    exp.add_argument("ckpt_dir", metavar="CKPT_DIR", help="checkpoint folder")
+    exp.add_argument("out_dir", metavar="OUT_DIR", help="model folder to write")
+    exp.add_argument(
+        "--like",
+        required=True,
+        metavar="MODEL_DIR",
+        help="model folder of the same architecture and labels",
+    )
+    exp.set_defaults(func=_cmd_export)
+
+    stats = commands.add_parser(
+        "stats",
+        help="fbank mean/std of a dataset (for norm_mean / norm_std)",
+        description="Print the raw fbank mean and std over all audio files of "
+        "a folder (recursively) or of a CSV/JSON manifest.",
+    )
+    stats.add_argument(
+        "source", metavar="AUDIO_DIR_OR_CSV", help="folder or CSV/JSON manifest"
+    )
+    stats.add_argument("--sample-rate", type=_positive_int, default=16000)
+    stats.add_argument("--n-mels", type=_positive_int, default=128)
+    stats.add_argument(
+        "--column",
+        default=None,
+        help=f"manifest column with the audio path (default: first of {PATH_COLUMNS})",
+    )
+    stats.add_argument(
+        "--data-root",
+        default=None,
+        help="value of $data_root / {data_root} in the manifest "
+        "(default: the manifest's folder)",
+    )
+    stats.set_defaults(func=_cmd_stats)
+    return parser
+
+
+def main(argv=None):
+    """Run ``speechbrain-ast`` with ``argv`` (default: ``sys.argv[1:]``).
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Command-line arguments without the program name.
+
+    Returns
+    -------
+    int
+        Exit code: 0 success, 1 some input failed, 2 bad usage or model.
+
+    Example
+    -------
+    >>> import numpy, soundfile
+    >>> from speechbrain_ast.inference import _tiny_folder
+    >>> tmpdir = getfixture("tmpdir")
+    >>> model = _tiny_folder(tmpdir)
+    >>> wav = tmpdir.join("clip.wav").strpath
+    >>> soundfile.write(wav, 0.1 * numpy.random.randn(16000), 16000)
+    >>> main(["tag", wav, "--model", model, "--top-k", "1"])  # doctest: +ELLIPSIS
+    /.../clip.wav
+      ...	0...
+    0
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CommandError as error:
+        _report(str(error))
+        return error.code
+
+
+# ------------------------------------------------------------------- tag
+def _cmd_tag(args):
+    """Tag each file; report bad ones and go on."""
+    from speechbrain_ast.audio import AudioError
+
+    tagger = _load_tagger(args.model, args.device, args.int8)
+    if args.hop is not None:
+        window = tagger.window_samples / tagger.sample_rate
+        if not 0 < round(args.hop * tagger.sample_rate) <= tagger.window_samples:
+            raise CommandError(
+                f"--hop {args.hop}: must be in (0, {window:g}] seconds (one window)",
+                EXIT_USAGE,
+            )
+    documents, errors = [], []
+    for path in args.files:
+        try:
+            result = tagger.tag_file(
+                path,
+                top_k=args.top_k,
+                threshold=args.threshold,
+                hop_seconds=args.hop,
+                aggregate=args.aggregate,
+                batch_size=args.batch_size,
+            )
+        except AudioError as error:
+            errors.append({"file": path, "error": _problem(path, error)})
+        except Exception as error:  # one bad file must not stop the others
+            errors.append(
+                {
+                    "file": path,
+                    "error": f"{type(error).__name__}: {_problem(path, error)}",
+                }
+            )
+        else:
+            if args.json:
+                documents.append(result.to_dict())
+            else:
+                print(path)
+                for label, score in result.labels:
+                    print(f"  {label}\t{score:.4f}")
+                sys.stdout.flush()
+            continue
+        _report(f"{errors[-1]['file']}: {errors[-1]['error']}")
+    if args.json:
+        document = {
+            "model": os.path.abspath(args.model),
+            "aggregate": args.aggregate,
+            "window_seconds": tagger.window_samples / tagger.sample_rate,
+            "multi_label": tagger.multi_label,
+            "files": documents,
+            "errors": errors,
+        }
+        print(json.dumps(document, indent=2))
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+def _load_tagger(model_dir, device, int8):
+    """Load an ``AudioTagger`` or raise a one-line ``CommandError`` (exit 2)."""
+    if not os.path.isdir(model_dir):
+        raise CommandError(f"{model_dir}: model folder not found", EXIT_USAGE)
+    if not os.path.isfile(os.path.join(model_dir, "hyperparams.yaml")):
+        raise CommandError(
+            f"{model_dir}: not a model folder (no hyperparams.yaml)", EXIT_USAGE
+        )
+    if int8 and not str(device).startswith("cpu"):
+        raise CommandError(f"--int8 runs on CPU only, not {device}", EXIT_USAGE)
+    from speechbrain_ast.inference import AudioTagger
+
+    try:
+        return AudioTagger.from_hparams(
+            source=model_dir, int8=int8, run_opts={"device": device}
+        )
+    except Exception as error:
+        raise CommandError(
+            f"{model_dir}: cannot load the model ({type(error).__name__}: "
+            f"{_one_line(error)})",
+            EXIT_USAGE,
+        ) from None
+
+
+# ---------------------------------------------------------------- import
+def _cmd_import(args):
+    """Import an official / HuggingFace checkpoint into a model folder."""
+    try:
+        from speechbrain_ast.checkpoints import import_checkpoint
+    except ImportError as error:
+        raise CommandError(
+            f"checkpoint import is not available ({_one_line(error)})"
+        ) from None
+    if not os.path.exists(args.src):
+        raise CommandError(f"{args.src}: not found")
+    if args.labels is not None and not os.path.isfile(args.labels):
+        raise CommandError(f"{args.labels}: labels file not found")
+    extra = {}
+    if args.multi_label is not None:
+        extra["multi_label"] = args.multi_label
+    if args.norm_stats is not None:
+        extra["norm_stats"] = _parse_norm_stats(args.norm_stats)
+    if args.num_heads is not None:
+        extra["num_heads"] = args.num_heads
+    try:
+        out = import_checkpoint(
+            args.format,
+            args.src,
+            args.out_dir,
+            labels_csv=args.labels,
+            n_frames=args.n_frames,
+            fstride=args.fstride,
+            tstride=args.tstride,
+            **extra,
+        )
+    except Exception as error:
+        raise CommandError(
+            f"{args.src}: import failed ({type(error).__name__}: {_one_line(error)})"
+        ) from None
+    print(f"model folder written: {out if isinstance(out, str) else args.out_dir}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- export
+def export_checkpoint(ckpt_dir, out_dir, like_dir):
+    """Make a model folder from a training checkpoint folder.
+
+    The architecture and labels come from ``like_dir`` (an existing model
+    folder, e.g. the one training exported for its best epoch); the weights
+    of every module the folder's pretrainer loads (``embedding_model``,
+    ``classifier``) come from ``<ckpt_dir>/<name>.ckpt``. The weights must
+    load strictly (same keys and shapes) before anything is written; files
+    are written to a temporary folder and moved into place.
+
+    Arguments
+    ---------
+    ckpt_dir : str
+        SpeechBrain checkpoint folder (``save/CKPT+.../``).
+    out_dir : str
+        Model folder to write (created, or its files replaced).
+    like_dir : str
+        Model folder giving ``hyperparams.yaml`` and ``label_encoder.txt``.
+
+    Returns
+    -------
+    str
+        ``out_dir``.
+
+    Raises
+    ------
+    CommandError
+        Missing files, or weights that do not fit the architecture.
+
+    Example
+    -------
+    >>> import torch
+    >>> from speechbrain_ast.inference import _tiny_folder
+    >>> tmpdir = getfixture("tmpdir")
+    >>> like = _tiny_folder(tmpdir)
+    >>> ckpt = tmpdir.mkdir("CKPT+epoch3").strpath
+    >>> for name in ("embedding_model", "classifier"):
+    ...     state = torch.load(os.path.join(like, name + ".ckpt"))
+    ...     torch.save(state, os.path.join(ckpt, name + ".ckpt"))
+    >>> out = export_checkpoint(ckpt, tmpdir.join("epoch3").strpath, like)
+    >>> sorted(os.listdir(out))
+    ['classifier.ckpt', 'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.txt']
+    """
+    import torch
+    from hyperpyyaml import load_hyperpyyaml
+
+    hparams_path = os.path.join(like_dir, "hyperparams.yaml")
+    if not os.path.isdir(ckpt_dir):
+        raise CommandError(f"{ckpt_dir}: checkpoint folder not found")
+    if not os.path.isfile(hparams_path):
+        raise CommandError(f"{like_dir}: not a model folder (no hyperparams.yaml)")
+    try:
+        with open(hparams_path, encoding="utf-8") as handle:
+            hparams = load_hyperpyyaml(handle)
+    except Exception as error:
+        raise CommandError(
+            f"{hparams_path}: cannot build the model ({type(error).__name__}: "
+            f"{_one_line(error)})"
+        ) from None
+    pretrainer = hparams.get("pretrainer")
+    loadables = dict(getattr(pretrainer, "loadables", {}))
+    if not loadables:
+        loadables = {
+            name: hparams["modules"][name]
+            for name in ("embedding_model", "classifier")
+            if name in hparams.get("modules", {})
+        }
+    modules = {
+        name: obj for name, obj in loadables.items() if isinstance(obj, torch.nn.Module)
+    }
+    if not modules:
+        raise CommandError(f"{like_dir}: the model folder loads no module weights")
+    for name in modules:
+        path = os.path.join(ckpt_dir, name + ".ckpt")
+        if not os.path.isfile(path):
+            raise CommandError(f"{path}: not found (needed for {name})")
+    states, copies = {}, {}
+    for name, obj in loadables.items():
+        if name in modules:
+            path = os.path.join(ckpt_dir, name + ".ckpt")
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                obj.load_state_dict(state, strict=True)
+            except Exception as error:
+                raise CommandError(
+                    f"{path}: does not fit the model of {like_dir} "
+                    f"({type(error).__name__}: {_one_line(error)})"
+                ) from None
+            states[name] = obj.state_dict()
+        elif os.path.isfile(os.path.join(like_dir, name + ".ckpt")):
+            copies[name + ".ckpt"] = os.path.join(like_dir, name + ".ckpt")
+    copies["hyperparams.yaml"] = hparams_path
+    label_file = os.path.join(like_dir, "label_encoder.txt")
+    if os.path.isfile(label_file):
+        copies["label_encoder.txt"] = label_file
+
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise CommandError(f"{out_dir}: exists and is not a folder")
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        for name, state in states.items():
+            torch.save(
+                {key: value.detach().cpu() for key, value in state.items()},
+                os.path.join(staging, name + ".ckpt"),
+            )
+        for filename, source in copies.items():
+            shutil.copyfile(source, os.path.join(staging, filename))
+        if not os.path.exists(out_dir):
+            os.rename(staging, out_dir)
+        else:
+            for filename in os.listdir(staging):
+                os.replace(
+                    os.path.join(staging, filename), os.path.join(out_dir, filename)
+                )
+    finally:
+        if os.path.isdir(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def _cmd_export(args):
+    """Export a checkpoint folder as a model folder."""
+    out = export_checkpoint(args.ckpt_dir, args.out_dir, args.like)
+    print(f"model folder written: {out}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------- stats
+def list_audio_files(source, column=None, data_root=None):
+    """List the audio files of a folder (recursively) or of a manifest.
+
+    Arguments
+    ---------
+    source : str
+        A folder, a CSV manifest (a path column such as ``wav``) or a
+        SpeechBrain JSON manifest (``{id: {"wav": path, ...}}``).
+    column : str, optional
+        Manifest column/key holding the path (default: the first of
+        ``PATH_COLUMNS`` present).
+    data_root : str, optional
+        Replaces ``$data_root`` / ``{data_root}`` in manifest paths
+        (default: the manifest's folder). Relative paths are taken relative
+        to the manifest's folder.
+
+    Returns
+    -------
+    list of str
+        Audio file paths (sorted for a folder, in manifest order otherwise).
+
+    Example
+    -------
+    >>> tmpdir = getfixture("tmpdir")
+    >>> _ = tmpdir.join("a.wav").write("x"), tmpdir.join("notes.txt").write("x")
+    >>> [os.path.basename(p) for p in list_audio_files(tmpdir.strpath)]
+    ['a.wav']
+    >>> manifest = tmpdir.join("train.csv")
+    >>> _ = manifest.write("ID,wav\\n1,$data_root/a.wav\\n")
+    >>> list_audio_files(manifest.strpath) == [tmpdir.join("a.wav").strpath]
+    True
+    """
+    if os.path.isdir(source):
+        found = []
+        for root, _, files in os.walk(source):
+            found.extend(
+                os.path.join(root, name)
+                for name in files
+                if name.lower().endswith(AUDIO_EXTENSIONS)
+            )
+        return sorted(found)
+    if not os.path.isfile(source):
+        raise CommandError(f"{source}: not found")
+    base = os.path.dirname(os.path.abspath(source))
+    root = base if data_root is None else data_root
+    try:
+        if source.lower().endswith(".json"):
+            with open(source, encoding="utf-8") as handle:
+                rows = list(json.load(handle).values())
+        else:
+            with open(source, newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+    except (ValueError, AttributeError, csv.Error, UnicodeDecodeError) as error:
+        raise CommandError(f"{source}: not a CSV/JSON manifest ({error})") from None
+    if not rows:
+        raise CommandError(f"{source}: manifest has no rows")
+    keys = rows[0].keys() if isinstance(rows[0], dict) else ()
+    key = column or next((name for name in PATH_COLUMNS if name in keys), None)
+    if key is None or key not in keys:
+        raise CommandError(
+            f"{source}: no audio path column (looked for {column or PATH_COLUMNS})"
+        )
+    paths = []
+    for row in rows:
+        path = str(row[key]).replace("$data_root", root).replace("{data_root}", root)
+        paths.append(path if os.path.isabs(path) else os.path.join(base, path))
+    return paths
+
+
+def _cmd_stats(args):
+    """Print fbank statistics of a dataset for ``FixedNormalization``."""
+    from speechbrain_ast.audio import AudioError, load_audio
+    from speechbrain_ast.features import KaldiFbank, compute_norm_stats
+
+    paths = list_audio_files(args.source, args.column, args.data_root)
+    if not paths:
+        raise CommandError(f"{args.source}: no audio files found")
+    fbank = KaldiFbank(sample_rate=args.sample_rate, n_mels=args.n_mels)
+    used, failed = [], []
+
+    def waveforms():
+        for path in paths:
+            try:
+                wav = load_audio(path, sample_rate=args.sample_rate)
+                if wav.numel() < fbank.window_size:
+                    raise AudioError(f"{path}: shorter than one 25 ms frame")
+            except AudioError as error:
+                failed.append(path)
+                _report(f"{path}: {_problem(path, error)}")
+                continue
+            used.append(path)
+            yield wav
+
+    try:
+        mean, std = compute_norm_stats(waveforms(), fbank)
+    except ValueError:
+        raise CommandError(f"{args.source}: no usable audio files") from None
+    print(
+        f"# raw fbank statistics of {len(used)} files "
+        f"({args.n_mels} mel bins, {args.sample_rate} Hz)"
+    )
+    print(f"norm_mean: {mean:.6f}")
+    print(f"norm_std: {std:.6f}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# --------------------------------------------------------------- helpers
+def _positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _parse_norm_stats(text):
+    """``--norm-stats``: a dataset name, or ``MEAN,STD`` as two floats."""
+    if "," not in text:
+        return text
+    try:
+        mean, std = (float(value) for value in text.split(","))
+    except ValueError:
+        raise CommandError(
+            f"--norm-stats {text}: give a dataset name or MEAN,STD", EXIT_USAGE
+        ) from None
+    if std <= 0:
+        raise CommandError(f"--norm-stats {text}: STD must be positive", EXIT_USAGE)
+    return mean, std
+
+
+def _one_line(error):
+    """An exception message on one line."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _problem(path, error):
+    """The message of ``error`` without a leading ``<path>: ``."""
+    text = _one_line(error)
+    prefix = f"{path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def _report(message):
+    """Print ``error: <message>`` on stderr."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,722 @@
+"""Audio tagging with a trained or imported AST model folder.
+
+``AudioTagger`` is a SpeechBrain ``EncoderClassifier``: everything that works
+on ``EncoderClassifier`` (``classify_batch``, ``classify_file``,
+``encode_batch``) works here, and it adds what tagging needs:
+
+* scores as probabilities: a sigmoid per class for multi-label models
+  (``multi_label: True`` in ``hyperparams.yaml``, e.g. AudioSet), a softmax
+  over classes otherwise (ESC-50, Speech Commands);
+* top-k and threshold selection of (label, score) pairs per clip;
+* long audio: a file longer than the model's input is cut into overlapping
+  windows, tagged in batches, and the window scores are aggregated into
+  clip-level tags plus a per-window timeline;
+* batched clips of different lengths give the same result as tagging them one
+  by one (the features get each clip's true length);
+* optional dynamic int8 quantisation of the Linear layers for CPU inference.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import dataclasses
+import os
+import warnings
+
+import torch
+from speechbrain.inference.classifiers import EncoderClassifier
+from speechbrain.utils.fetching import FetchConfig
+
+from speechbrain_ast.audio import MIN_SAMPLES, AudioError, load_audio
+
+AGGREGATIONS = ("max", "mean")
+
+
+@dataclasses.dataclass
+class TaggingResult:
+    """Tags of one audio file: clip-level labels and a per-window timeline.
+
+    Arguments
+    ---------
+    path : str
+        The file that was tagged.
+    duration : float
+        Its duration in seconds (after resampling).
+    labels : list of tuple
+        Clip-level ``(label, score)`` pairs, best first (scores aggregated
+        over windows).
+    timeline : list of dict
+        One entry per window: ``{"start": s, "end": s, "labels": [(label,
+        score), ...]}`` with times in seconds.
+    scores : torch.Tensor
+        Clip-level scores of every class ``[C]`` (aggregated over windows).
+
+    Example
+    -------
+    >>> result = TaggingResult("a.wav", 1.0, [("dog", 0.9)], [], torch.ones(1))
+    >>> result.to_dict()["labels"]
+    [{'label': 'dog', 'score': 0.9}]
+    """
+
+    path: str
+    duration: float
+    labels: list
+    timeline: list
+    scores: torch.Tensor
+
+    def to_dict(self):
+        """Return a JSON-serialisable dict (labels as ``{"label", "score"}``)."""
+
+        def pairs(items):
+            return [{"label": label, "score": score} for label, score in items]
+
+        return {
+            "file": self.path,
+            "duration": self.duration,
+            "labels": pairs(self.labels),
+            "timeline": [
+                {"start": w["start"], "end": w["end"], "labels": pairs(w["labels"])}
+                for w in self.timeline
+            ],
+        }
+
+
+def window_starts(n_samples, window, hop):
+    """Start samples of overlapping windows that cover ``n_samples``.
+
+    Windows start every ``hop`` samples; the last window is aligned to the
+    end of the signal so that all audio is covered. A signal no longer than
+    one window gives a single window starting at 0.
+
+    Arguments
+    ---------
+    n_samples : int
+        Signal length in samples.
+    window : int
+        Window length in samples.
+    hop : int
+        Hop between window starts, ``0 < hop <= window``.
+
+    Returns
+    -------
+    list of int
+        Start sample of each window, increasing.
+
+    Example
+    -------
+    >>> window_starts(100, 40, 20)
+    [0, 20, 40, 60]
+    >>> window_starts(105, 40, 20)  # last window ends at the end of the signal
+    [0, 20, 40, 60, 65]
+    >>> window_starts(10, 40, 20)
+    [0]
+    """
+    if not 0 < hop <= window:
+        raise ValueError(f"hop ({hop}) must be in (0, window={window}]")
+    if n_samples <= window:
+        return [0]
+    starts = list(range(0, n_samples - window + 1, hop))
+    if starts[-1] + window < n_samples:
+        starts.append(n_samples - window)
+    return starts
+
+
+class AudioTagger(EncoderClassifier):
+    """Tag audio with an AST model folder (top-k, thresholds, long audio).
+
+    Load it like any SpeechBrain interface, e.g.
+    ``AudioTagger.from_hparams(source="/path/to/model_folder")``. The folder
+    is read in place and offline; the current directory does not matter.
+
+    Scores are probabilities: a sigmoid of each logit when the folder's
+    ``multi_label`` is True (independent classes, as AudioSet), a softmax
+    over classes otherwise. ``classify_batch``/``classify_file`` keep the
+    parent's behaviour (raw logits, top-1).
+
+    Arguments
+    ---------
+    See ``speechbrain.inference.interfaces.Pretrained``.
+
+    Example
+    -------
+    >>> from speechbrain_ast.model import (
+    ...     AudioSpectrogramTransformer,
+    ...     ClassificationHead,
+    ... )
+    >>> from speechbrain_ast.model_folder import write_model_folder
+    >>> enc = AudioSpectrogramTransformer(
+    ...     n_frames=128, embed_dim=32, depth=1, num_heads=2
+    ... )
+    >>> folder = getfixture("tmpdir").join("model").strpath
+    >>> _ = write_model_folder(
+    ...     folder, enc, ClassificationHead(32, 3), ["a", "b", "c"], -6.8, 5.6, True
+    ... )
+    >>> tagger = AudioTagger.from_hparams(source=folder)
+    >>> scores, tags = tagger.tag_batch(torch.randn(2, 16000), top_k=2)
+    >>> scores.shape, len(tags[0])
+    (torch.Size([2, 3]), 2)
+    >>> result = tagger.tag_waveform(torch.randn(48000))
+    >>> len(result.timeline) > 1
+    True
+    """
+
+    @classmethod
+    def from_hparams(
+        cls, source, hparams_file="hyperparams.yaml", int8=False, **kwargs
+    ):
+        """Load a model folder (local folder, or a HuggingFace repo id).
+
+        An existing local folder is used by its absolute path, read in place
+        (no links or copies unless ``savedir`` is given) and without network
+        access, so loading works from any current directory.
+
+        Arguments
+        ---------
+        source : str
+            Model folder (or a HuggingFace repo id ``owner/name``).
+        hparams_file : str
+            Name of the hyperparameter file in ``source``.
+        int8 : bool
+            Quantise the encoder's and classifier's Linear layers to int8
+            (dynamic quantisation, CPU only; see ``quantize_int8``).
+        **kwargs : dict
+            Passed to ``Pretrained.from_hparams`` (``run_opts``,
+            ``savedir``, ``overrides``, ``fetch_config``, ...).
+
+        Returns
+        -------
+        AudioTagger
+            The loaded tagger, parameters frozen, in eval mode.
+
+        Raises
+        ------
+        FileNotFoundError
+            A local-looking ``source`` that is not a folder, or a folder
+            without ``hparams_file``.
+
+        Example
+        -------
+        >>> from speechbrain_ast.model import (
+        ...     AudioSpectrogramTransformer,
+        ...     ClassificationHead,
+        ... )
+        >>> from speechbrain_ast.model_folder import write_model_folder
+        >>> enc = AudioSpectrogramTransformer(
+        ...     n_frames=128, embed_dim=32, depth=1, num_heads=2
+        ... )
+        >>> folder = getfixture("tmpdir").join("model").strpath
+        >>> _ = write_model_folder(
+        ...     folder, enc, ClassificationHead(32, 2), ["a", "b"], -6.8, 5.6, False
+        ... )
+        >>> tagger = AudioTagger.from_hparams(source=folder, int8=True)
+        >>> tagger.int8
+        True
+        """
+        source = _resolve_source(source, hparams_file)
+        if os.path.isdir(source):
+            kwargs.setdefault("fetch_config", FetchConfig(allow_network=False))
+        tagger = super().from_hparams(source, hparams_file=hparams_file, **kwargs)
+        tagger.int8 = False
+        if int8:
+            tagger.quantize_int8()
+        return tagger
+
+    # ------------------------------------------------------------------ info
+    @property
+    def sample_rate(self):
+        """Sample rate the model expects (``sample_rate`` in the hparams)."""
+        return int(getattr(self.hparams, "sample_rate", 16000))
+
+    @property
+    def multi_label(self):
+        """True if classes are independent (sigmoid scores), else softmax."""
+        return bool(getattr(self.hparams, "multi_label", False))
+
+    @property
+    def labels(self):
+        """Class names in output order."""
+        encoder = self.hparams.label_encoder
+        return [encoder.ind2lab[index] for index in range(len(encoder))]
+
+    @property
+    def window_samples(self):
+        """Length in samples of one model input: ``(n_frames - 1) * hop + win``."""
+        features = self.mods.compute_features
+        rate = self.sample_rate
+        shift = getattr(features, "window_shift", rate // 100)
+        size = getattr(features, "window_size", rate * 25 // 1000)
+        n_frames = getattr(self.hparams, "n_frames", None)
+        if n_frames is None:
+            n_frames = self.mods.embedding_model.n_frames
+        return (int(n_frames) - 1) * shift + size
+
+    # --------------------------------------------------------------- int8
+    def quantize_int8(self):
+        """Dynamically quantise the encoder's and classifier's Linear layers.
+
+        Weights are stored as int8 and activations quantised on the fly
+        (``torch.ao.quantization.quantize_dynamic``); about twice as fast as
+        fp32 on CPU. Scores change slightly: the accuracy cost is measured in
+        the benchmarks. CPU only.
+
+        Returns
+        -------
+        AudioTagger
+            ``self``.
+
+        Example
+        -------
+        >>> folder = _tiny_folder(getfixture("tmpdir"))
+        >>> tagger = AudioTagger.from_hparams(source=folder).quantize_int8()
+        >>> tagger.mods.classifier.linear._get_name()
+        'DynamicQuantizedLinear'
+        """
+        if torch.device(self.device).type != "cpu":
+            raise ValueError(
+                f"int8 dynamic quantisation runs on CPU only (device is {self.device})"
+            )
+        with warnings.catch_warnings():
+            # torch.ao.quantization is deprecated in favour of torchao, which
+            # is not a dependency; the eager API still works.
+            warnings.simplefilter("ignore")
+            from torch.ao.quantization import quantize_dynamic
+
+            for name in ("embedding_model", "classifier"):
+                self.mods[name] = quantize_dynamic(
+                    self.mods[name], {torch.nn.Linear}, dtype=torch.qint8
+                )
+        self.int8 = True
+        return self
+
+    # ------------------------------------------------------------- batches
+    def encode_batch(self, wavs, wav_lens=None, normalize=False):
+        """Embed a batch of waveforms; padding is ignored through ``wav_lens``.
+
+        Unlike the parent, the features receive the relative lengths, so a
+        padded clip gives the same embedding as the clip alone.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``, zero-padded.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]`` (longest 1.0); default all 1.0.
+        normalize : bool
+            Apply ``hparams.mean_var_norm_emb`` to the embeddings.
+
+        Returns
+        -------
+        torch.Tensor
+            Embeddings ``[B, 1, D]``.
+
+        Example
+        -------
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> wavs = torch.randn(2, 16000)
+        >>> wavs[1, 8000:] = 0.0  # second clip: 0.5 s, padded
+        >>> lens = torch.tensor([1.0, 0.5])
+        >>> both = tagger.encode_batch(wavs, lens)
+        >>> alone = tagger.encode_batch(wavs[1, :8000])
+        >>> both.shape, torch.allclose(both[1], alone[0], atol=1e-5)
+        (torch.Size([2, 1, 32]), True)
+        """
+        if wavs.ndim == 1:
+            wavs = wavs.unsqueeze(0)
+        if wav_lens is None:
+            wav_lens = torch.ones(wavs.shape[0], device=self.device)
+        wavs = wavs.to(self.device).float()
+        wav_lens = wav_lens.to(self.device).float()
+        with torch.no_grad(), self.inference_ctx:
+            feats = self.mods.compute_features(wavs, wav_lens)
+            feats = self.mods.mean_var_norm(feats, wav_lens)
+            embeddings = self.mods.embedding_model(feats, wav_lens)
+            if normalize:
+                embeddings = self.hparams.mean_var_norm_emb(
+                    embeddings, torch.ones(embeddings.shape[0], device=self.device)
+                )
+        return embeddings.float()
+
+    def score_batch(self, wavs, wav_lens=None):
+        """Class probabilities for a batch (sigmoid or softmax, see class doc).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Scores ``[B, C]`` in [0, 1].
+
+        Example
+        -------
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> tagger.score_batch(torch.randn(2, 16000)).shape
+        torch.Size([2, 3])
+        """
+        embeddings = self.encode_batch(wavs, wav_lens)
+        with torch.no_grad():
+            logits = self.mods.classifier(embeddings).float()
+            logits = logits.reshape(logits.shape[0], -1)
+            if self.multi_label:
+                return torch.sigmoid(logits)
+            return torch.softmax(logits, dim=-1)
+
+    def tag_batch(self, wavs, wav_lens=None, top_k=5, threshold=None):
+        """Tag a batch: scores of all classes and the top labels of each clip.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``, zero-padded.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]`` (longest 1.0).
+        top_k : int, optional
+            Keep at most this many labels per clip (None: all classes).
+        threshold : float, optional
+            Keep only labels whose score is at least this.
+
+        Returns
+        -------
+        scores : torch.Tensor
+            Probabilities ``[B, C]``.
+        tags : list of list of tuple
+            Per clip, ``(label, score)`` pairs, best first.
+
+        Example
+        -------
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> scores, tags = tagger.tag_batch(torch.randn(2, 16000), top_k=2)
+        >>> scores.shape, [len(clip) for clip in tags]
+        (torch.Size([2, 3]), [2, 2])
+        >>> label, score = tags[0][0]
+        >>> label in tagger.labels, 0.0 <= score <= 1.0
+        (True, True)
+        """
+        scores = self.score_batch(wavs, wav_lens)
+        return scores, [self.select(row, top_k, threshold) for row in scores]
+
+    def select(self, scores, top_k=5, threshold=None):
+        """Turn one clip's scores ``[C]`` into ``(label, score)`` pairs.
+
+        Arguments
+        ---------
+        scores : torch.Tensor
+            Scores of every class ``[C]``.
+        top_k : int, optional
+            Keep at most this many (None: all).
+        threshold : float, optional
+            Keep only scores at least this.
+
+        Returns
+        -------
+        list of tuple
+            ``(label, score)`` pairs, best first.
+
+        Example
+        -------
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> tagger.select(torch.tensor([0.1, 0.7, 0.4]), top_k=2)
+        [('b', 0.699...), ('c', 0.400...)]
+        >>> tagger.select(torch.tensor([0.1, 0.7, 0.4]), threshold=0.5)
+        [('b', 0.699...)]
+        """
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        scores = scores.detach().float().cpu()
+        k = scores.numel() if top_k is None else min(int(top_k), scores.numel())
+        values, indices = torch.topk(scores, k)
+        labels = self.labels
+        pairs = [
+            (labels[index], float(value))
+            for value, index in zip(values.tolist(), indices.tolist())
+        ]
+        if threshold is not None:
+            pairs = [pair for pair in pairs if pair[1] >= threshold]
+        return pairs
+
+    # ---------------------------------------------------------- long audio
+    def load_audio(self, path, savedir=None):
+        """Read a file as a mono waveform at the model's rate.
+
+        Local files go through ``speechbrain_ast.audio.load_audio``
+        (downmix, resample, errors that name the file); URLs and hub paths
+        through the parent's fetching loader.
+
+        Arguments
+        ---------
+        path : str
+            Audio file.
+        savedir : str, optional
+            Where the parent puts fetched remote files.
+
+        Returns
+        -------
+        torch.Tensor
+            Waveform ``[S]``.
+
+        Example
+        -------
+        >>> import numpy, soundfile
+        >>> tmpdir = getfixture("tmpdir")
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(tmpdir))
+        >>> path = tmpdir.join("stereo.wav").strpath
+        >>> soundfile.write(path, numpy.zeros((44100, 2)), 44100)
+        >>> tagger.load_audio(path).shape
+        torch.Size([16000])
+        """
+        if "://" in str(path):
+            return super().load_audio(path, savedir=savedir)
+        return load_audio(str(path), sample_rate=self.sample_rate)
+
+    def tag_file(
+        self,
+        path,
+        top_k=5,
+        threshold=None,
+        hop_seconds=None,
+        aggregate="max",
+        batch_size=8,
+    ):
+        """Tag an audio file of any length.
+
+        The file is read with ``speechbrain_ast.audio.load_audio`` (any
+        libsndfile format; downmixed and resampled). A clip no longer than
+        the model input is tagged as one window (padded like in training).
+        Longer audio is cut into windows of the model's length that overlap
+        (hop: half a window by default), the last one aligned to the end of
+        the file so all audio is covered; windows run in batches.
+
+        Clip-level scores aggregate the window scores per class: ``"max"``
+        (default, the usual choice for tagging: an event counts if it is
+        present in any window) or ``"mean"`` (favours sounds that last the
+        whole file).
+
+        Arguments
+        ---------
+        path : str
+            Audio file.
+        top_k : int, optional
+            Labels kept per clip and per window (None: all).
+        threshold : float, optional
+            Keep only labels with at least this score.
+        hop_seconds : float, optional
+            Hop between windows in seconds (default: half a window).
+        aggregate : str
+            ``"max"`` or ``"mean"``.
+        batch_size : int
+            Windows per forward pass.
+
+        Returns
+        -------
+        TaggingResult
+            ``labels`` (clip level), ``timeline`` (per window), ``scores``.
+
+        Raises
+        ------
+        AudioError
+            The file is missing, empty, not audio or has NaN/Inf samples.
+
+        Example
+        -------
+        >>> import numpy, soundfile
+        >>> tmpdir = getfixture("tmpdir")
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(tmpdir))
+        >>> path = tmpdir.join("noise.wav").strpath
+        >>> soundfile.write(path, 0.1 * numpy.random.randn(3 * 16000), 16000)
+        >>> result = tagger.tag_file(path, top_k=2)
+        >>> [(w["start"], w["end"]) for w in result.timeline]
+        [(0.0, 1.295), (0.6475, 1.9425), (1.295, 2.59), (1.705, 3.0)]
+        >>> len(result.labels)
+        2
+        """
+        wav = self.load_audio(path)
+        return self.tag_waveform(
+            wav,
+            top_k=top_k,
+            threshold=threshold,
+            hop_seconds=hop_seconds,
+            aggregate=aggregate,
+            batch_size=batch_size,
+            path=str(path),
+        )
+
+    def tag_waveform(
+        self,
+        wav,
+        top_k=5,
+        threshold=None,
+        hop_seconds=None,
+        aggregate="max",
+        batch_size=8,
+        path="<waveform>",
+    ):
+        """Tag a mono waveform of any length (see ``tag_file``).
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            Mono waveform ``[S]`` at ``sample_rate``.
+        top_k, threshold, hop_seconds, aggregate, batch_size
+            As in ``tag_file``.
+        path : str
+            Name stored in the result.
+
+        Returns
+        -------
+        TaggingResult
+            Clip-level labels, per-window timeline and scores.
+
+        Example
+        -------
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> result = tagger.tag_waveform(torch.randn(800))  # 50 ms: one window
+        >>> result.timeline[0]["start"], result.timeline[0]["end"]
+        (0.0, 0.05)
+        """
+        if aggregate not in AGGREGATIONS:
+            raise ValueError(
+                f"aggregate must be one of {AGGREGATIONS}, got {aggregate!r}"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        wav = torch.as_tensor(wav).float().flatten()
+        if wav.numel() == 0:
+            raise AudioError(f"{path}: contains no samples")
+        rate = self.sample_rate
+        window = self.window_samples
+        if hop_seconds is None:
+            hop = max(window // 2, 1)
+        else:
+            hop = int(round(float(hop_seconds) * rate))
+            if not 0 < hop <= window:
+                raise ValueError(
+                    f"hop_seconds must be in (0, {window / rate:g}] (one window), "
+                    f"got {hop_seconds}"
+                )
+        n_samples = wav.numel()
+        starts = window_starts(n_samples, window, hop)
+
+        if len(starts) == 1:
+            # One (possibly short) window: the features pad it to the model
+            # length as in training; only sub-frame clips need zero samples.
+            clip = wav[:window]
+            one_frame = getattr(
+                self.mods.compute_features, "window_size", MIN_SAMPLES * rate // 16000
+            )
+            if clip.numel() < one_frame:
+                clip = torch.nn.functional.pad(clip, (0, one_frame - clip.numel()))
+            window_scores = self.score_batch(clip.unsqueeze(0))
+        else:
+            chunks = []
+            for first in range(0, len(starts), batch_size):
+                batch = torch.stack(
+                    [wav[s : s + window] for s in starts[first : first + batch_size]]
+                )
+                chunks.append(self.score_batch(batch))
+            window_scores = torch.cat(chunks)
+        window_scores = window_scores.cpu()
+
+        if aggregate == "max":
+            clip_scores = window_scores.max(dim=0).values
+        else:
+            clip_scores = window_scores.mean(dim=0)
+        timeline = [
+            {
+                "start": round(start / rate, 4),
+                "end": round(min(start + window, n_samples) / rate, 4),
+                "labels": self.select(scores, top_k, threshold),
+            }
+            for start, scores in zip(starts, window_scores)
+        ]
+        return TaggingResult(
+            path=path,
+            duration=n_samples / rate,
+            labels=self.select(clip_scores, top_k, threshold),
+            timeline=timeline,
+            scores=clip_scores,
+        )
+
+    def tag_files(self, paths, errors="raise", **kwargs):
+        """Tag several files (each as ``tag_file``).
+
+        Arguments
+        ---------
+        paths : list of str
+            Audio files.
+        errors : str
+            ``"raise"``: stop at the first unusable file (``AudioError``);
+            ``"return"``: put the ``AudioError`` in that file's place and go on.
+        **kwargs : dict
+            Passed to ``tag_file`` (``top_k``, ``threshold``, ``hop_seconds``,
+            ``aggregate``, ``batch_size``).
+
+        Returns
+        -------
+        list
+            One ``TaggingResult`` (or ``AudioError``) per path, in order.
+
+        Example
+        -------
+        >>> import numpy, soundfile
+        >>> tmpdir = getfixture("tmpdir")
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(tmpdir))
+        >>> good = tmpdir.join("good.wav").strpath
+        >>> soundfile.write(good, numpy.random.randn(16000), 16000)
+        >>> results = tagger.tag_files([good, "missing.wav"], errors="return")
+        >>> type(results[0]).__name__, str(results[1])
+        ('TaggingResult', 'missing.wav: file not found')
+        """
+        if errors not in ("raise", "return"):
+            raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+        results = []
+        for path in paths:
+            try:
+                results.append(self.tag_file(path, **kwargs))
+            except AudioError as error:
+                if errors == "raise":
+                    raise
+                results.append(error)
+        return results
+
+
+def _resolve_source(source, hparams_file):
+    """Absolute path for a local model folder; clear errors for missing ones."""
+    if not isinstance(source, (str, os.PathLike)):
+        return source  # e.g. a FetchSource
+    text = os.fspath(source)
+    if os.path.isdir(text):
+        if not os.path.isfile(os.path.join(text, hparams_file)):
+            raise FileNotFoundError(
+                f"{text}: not a model folder (no {hparams_file} in it)"
+            )
+        return os.path.abspath(text)
+    looks_local = (
+        text.startswith((".", "/", "~", "\\"))
+        or os.path.exists(text)
+        or text.count("/") != 1
+        or os.sep != "/"
+        and os.sep in text
+    )
+    if looks_local and "://" not in text:
+        raise FileNotFoundError(f"{text}: model folder not found")
+    return text
+
+
+def _tiny_folder(tmpdir, multi_label=True):
+    """Write a random 1-block AST model folder (labels a, b, c) for examples."""
+    from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
+    from speechbrain_ast.model_folder import write_model_folder
+
+    folder = os.path.join(str(tmpdir), "tiny_model")
+    encoder = AudioSpectrogramTransformer(
+        n_frames=128, embed_dim=32, depth=1, num_heads=2
+    )
+    head = ClassificationHead(32, 3)
+    labels = ["a", "b", "c"]
+    return write_model_folder(
+        folder, encoder, head, labels, -6.8, 5.6, multi_label, origin="example"
+    )

@@ -1,0 +1,245 @@
+"""Result figures: confusion matrix, per-class AP, learning curves (PNG).
+
+Matplotlib is imported lazily, inside each function, and used through its
+object-oriented API with the Agg canvas: no ``pyplot``, no global backend
+change, no display needed.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import math
+import os
+
+__all__ = ["plot_confusion_matrix", "plot_learning_curves", "plot_per_class_ap"]
+
+
+def _new_figure(width, height):
+    """A matplotlib Figure attached to an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path):
+    """Write ``figure`` to ``path`` (creating folders) and return the path."""
+    path = os.fspath(path)
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    figure.savefig(path, bbox_inches="tight")
+    return path
+
+
+def _as_index_list(values):
+    """Class indices from a list, numpy array or tensor (1-D, or 2-D one-hot)."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    import numpy as np
+
+    values = np.asarray(values)
+    if values.ndim == 2:
+        values = values.argmax(axis=1)
+    return values.astype(int).tolist()
+
+
+def plot_confusion_matrix(targets, predictions, label_names, path, normalize=True):
+    """Plot a confusion matrix (rows: true class, columns: predicted class).
+
+    Arguments
+    ---------
+    targets : sequence, numpy array or torch.Tensor
+        True class indices ``[N]`` (or one-hot ``[N, C]``).
+    predictions : sequence, numpy array or torch.Tensor
+        Predicted class indices ``[N]`` (or scores ``[N, C]``, argmax taken).
+    label_names : list of str
+        Class names in index order.
+    path : str or os.PathLike
+        Output PNG file.
+    normalize : bool
+        Show row-normalised rates (per true class) instead of counts.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Example
+    -------
+    >>> import os
+    >>> out = plot_confusion_matrix([0, 1, 1], [0, 1, 0], ["dog", "cat"],
+    ...                             os.path.join(getfixture("tmpdir"), "cm.png"))
+    >>> os.path.isfile(out)
+    True
+    """
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    n_classes = len(label_names)
+    matrix = confusion_matrix(
+        _as_index_list(targets),
+        _as_index_list(predictions),
+        labels=list(range(n_classes)),
+    ).astype(float)
+    if normalize:
+        matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1.0)
+    side = min(max(4.0, 0.3 * n_classes + 2.0), 40.0)
+    figure = _new_figure(side + 1.0, side)
+    axes = figure.add_subplot(1, 1, 1)
+    image = axes.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    ticks = list(range(n_classes))
+    font = max(4, min(10, int(400 / max(n_classes, 1))))
+    axes.set_xticks(ticks)
+    axes.set_yticks(ticks)
+    axes.set_xticklabels(label_names, rotation=90, fontsize=font)
+    axes.set_yticklabels(label_names, fontsize=font)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title("Confusion matrix" + (" (row-normalised)" if normalize else ""))
+    if n_classes <= 20:
+        for row in range(n_classes):
+            for col in range(n_classes):
+                value = matrix[row, col]
+                text = f"{value:.2f}" if normalize else f"{int(value)}"
+                colour = "white" if value > 0.5 * matrix.max() else "black"
+                axes.text(
+                    col, row, text, ha="center", va="center", fontsize=7, color=colour
+                )
+    return _save(figure, path)
+
+
+def plot_per_class_ap(per_class_rows, path, top_n=40, which="best"):
+    """Horizontal bar chart of per-class average precision.
+
+    Arguments
+    ---------
+    per_class_rows : list of dict
+        Rows of ``TaggingStats.per_class`` (``label``, ``AP``, ``n_positive``).
+        Rows with a NaN AP (class not scorable) are skipped.
+    path : str or os.PathLike
+        Output PNG file.
+    top_n : int
+        Number of classes shown.
+    which : str
+        ``"best"`` (highest AP), ``"worst"`` or ``"both"`` (half each).
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Example
+    -------
+    >>> import os
+    >>> rows = [{"label": "dog", "AP": 0.9, "n_positive": 3},
+    ...         {"label": "cat", "AP": 0.4, "n_positive": 2},
+    ...         {"label": "cow", "AP": float("nan"), "n_positive": 0}]
+    >>> out = plot_per_class_ap(rows, os.path.join(getfixture("tmpdir"), "ap.png"))
+    >>> os.path.isfile(out)
+    True
+    """
+    if which not in ("best", "worst", "both"):
+        raise ValueError(f"which must be 'best', 'worst' or 'both', got {which!r}")
+    rows = [row for row in per_class_rows if not math.isnan(float(row["AP"]))]
+    rows.sort(key=lambda row: float(row["AP"]), reverse=True)
+    if len(rows) > top_n:
+        if which == "best":
+            rows = rows[:top_n]
+        elif which == "worst":
+            rows = rows[-top_n:]
+        else:
+            rows = rows[: (top_n + 1) // 2] + rows[len(rows) - top_n // 2 :]
+    labels = [f"{row['label']} ({row.get('n_positive', '?')})" for row in rows]
+    values = [float(row["AP"]) for row in rows]
+    figure = _new_figure(8.0, max(2.5, 0.22 * len(rows) + 1.0))
+    axes = figure.add_subplot(1, 1, 1)
+    positions = list(range(len(rows)))
+    axes.barh(positions, values, color="tab:blue")
+    axes.set_yticks(positions)
+    axes.set_yticklabels(labels, fontsize=7)
+    axes.invert_yaxis()
+    axes.set_xlim(0.0, 1.0)
+    axes.set_xlabel("average precision")
+    mean_ap = sum(values) / len(values) if values else float("nan")
+    shown = {
+        "best": f"best {len(rows)}",
+        "worst": f"worst {len(rows)}",
+        "both": f"best {(len(rows) + 1) // 2} and worst {len(rows) // 2}",
+    }[which]
+    axes.set_title(f"Per-class AP, {shown} classes (mean shown: {mean_ap:.3f})")
+    axes.grid(axis="x", alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_learning_curves(train_log_rows, path):
+    """Plot per-epoch curves: losses, other metrics and (if present) the lr.
+
+    Every numeric key other than ``epoch`` is drawn against ``epoch``: keys
+    containing ``loss`` in one panel, ``lr`` on a log scale in another, all
+    the rest (accuracy, mAP, ...) in a third. Missing or non-numeric values
+    are skipped.
+
+    Arguments
+    ---------
+    train_log_rows : list of dict
+        E.g. ``{"epoch": 1, "train_loss": 0.3, "valid_loss": 0.4,
+        "valid_accuracy": 0.9, "valid_mAP": 0.4}``.
+    path : str or os.PathLike
+        Output PNG file.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Example
+    -------
+    >>> import os
+    >>> rows = [{"epoch": 1, "train_loss": 0.5, "valid_mAP": 0.2, "lr": 1e-4},
+    ...         {"epoch": 2, "train_loss": 0.3, "valid_mAP": 0.3, "lr": 5e-5}]
+    >>> out = plot_learning_curves(rows, os.path.join(getfixture("tmpdir"), "lc.png"))
+    >>> os.path.isfile(out)
+    True
+    """
+    series = {}
+    for index, row in enumerate(train_log_rows):
+        epoch = row.get("epoch", index + 1)
+        for key, value in row.items():
+            if key == "epoch":
+                continue
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if math.isnan(value):
+                continue
+            series.setdefault(key, ([], []))
+            series[key][0].append(float(epoch))
+            series[key][1].append(value)
+    groups = [
+        ("loss", [k for k in series if "loss" in k.lower()]),
+        ("metric", [k for k in series if "loss" not in k.lower() and k != "lr"]),
+        ("learning rate", [k for k in series if k == "lr"]),
+    ]
+    groups = [(title, keys) for title, keys in groups if keys]
+    figure = _new_figure(5.0 * max(len(groups), 1), 4.0)
+    if not groups:
+        axes = figure.add_subplot(1, 1, 1)
+        axes.set_title("no numeric values to plot")
+    for position, (title, keys) in enumerate(groups, start=1):
+        axes = figure.add_subplot(1, len(groups), position)
+        for key in keys:
+            epochs, values = series[key]
+            axes.plot(epochs, values, marker="o", markersize=3, label=key)
+        if title == "learning rate" and all(v > 0 for k in keys for v in series[k][1]):
+            axes.set_yscale("log")
+        axes.set_xlabel("epoch")
+        axes.set_title(title)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)

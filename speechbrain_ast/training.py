@@ -1,0 +1,167 @@
+"""The experiment sequence every AST recipe runs, written once.
+
+``run_experiment`` builds the ``ASTBrain``, trains with validation-based
+checkpoint selection, evaluates the test set with the best-validation
+checkpoint and, when configured, with the weight average (WA) of a range of
+epochs, then exports a model folder that SpeechBrain's ``EncoderClassifier``
+and our ``AudioTagger`` load. Results go to ``<output_folder>/results.json``.
+
+Hyperparameters read: ``init``, ``init_source``, ``init_format``, ``modules``, ``opt_class``, ``checkpointer``,
+``epoch_counter``, ``train_dataloader_options``, ``valid_dataloader_options``,
+``embedding_model``, ``classifier``, ``mean_var_norm``, ``sample_rate``,
+``multi_label``, ``label_names``, ``output_folder``, ``model_folder``, and
+optional ``weight_averaging`` (bool) with ``wa_start``/``wa_end`` epochs,
+``monitor_test`` (bool: report the test metric each epoch, never used for
+selection).
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import json
+import logging
+import os
+
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from speechbrain_ast.averaging import average_checkpoints_by_epoch
+from speechbrain_ast.brain import ASTBrain
+from speechbrain_ast.dataio import build_datasets, read_classes
+from speechbrain_ast.initialization import initialize_encoder
+from speechbrain_ast.model_folder import write_model_folder
+
+logger = logging.getLogger(__name__)
+
+
+def load_datasets(hparams, splits=("train", "valid", "test")):
+    """Read ``classes.txt`` and the split manifests written by a prepare script.
+
+    Sets ``hparams["label_names"]`` and checks that the classifier size
+    (``n_classes``) matches the classes found in the data.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``save_folder``, ``n_classes`` and ``sample_rate``.
+    splits : tuple of str
+        Manifests ``<save_folder>/<split>.csv`` to load.
+
+    Returns
+    -------
+    dict
+        Split name -> dataset.
+    """
+    folder = hparams["save_folder"]
+    classes = read_classes(os.path.join(folder, "classes.txt"))
+    if len(classes) != hparams["n_classes"]:
+        raise ValueError(
+            f"the data has {len(classes)} classes but the model is built for "
+            f"n_classes={hparams['n_classes']}; pass --n_classes {len(classes)}"
+        )
+    hparams["label_names"] = classes
+    manifests = {split: os.path.join(folder, f"{split}.csv") for split in splits}
+    return build_datasets(manifests, classes, hparams["sample_rate"])
+
+
+def run_experiment(hparams, run_opts, datasets, train_sampler=None):
+    """Train, select on validation, evaluate on test, export a model folder.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded recipe hyperparameters (see module docstring).
+    run_opts : dict
+        SpeechBrain run options (device, precision, debug, DDP...).
+    datasets : dict
+        ``train``, ``valid`` and ``test`` datasets (``speechbrain_ast.dataio``).
+    train_sampler : torch.utils.data.Sampler, optional
+        E.g. the balanced AudioSet sampler; replaces shuffling.
+
+    Returns
+    -------
+    dict
+        Test metrics per evaluated model (``best_valid``, and ``wa``).
+    """
+    initialize_encoder(
+        hparams["embedding_model"],
+        hparams["init"],
+        hparams.get("init_source"),
+        hparams.get("init_format", "official"),
+    )
+    brain = ASTBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    train_kwargs = dict(hparams["train_dataloader_options"])
+    if train_sampler is not None:
+        train_kwargs.pop("shuffle", None)
+        train_kwargs["sampler"] = train_sampler
+        # Brain only calls set_epoch on samplers it knows about (outside DDP).
+        brain.train_sampler = train_sampler
+    valid_kwargs = hparams["valid_dataloader_options"]
+    brain.eval_loader_kwargs = valid_kwargs
+    if hparams.get("monitor_test", False):
+        brain.monitor_set = datasets["test"]
+
+    brain.fit(
+        hparams["epoch_counter"],
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=train_kwargs,
+        valid_loader_kwargs=valid_kwargs,
+    )
+    brain.monitor_set = None
+
+    results = {}
+    brain.eval_name = "test_best_valid"
+    brain.evaluate(datasets["test"], max_key=brain.main_metric, test_loader_kwargs=valid_kwargs)
+    results["best_valid"] = brain.test_results
+
+    if hparams.get("weight_averaging", False) and not brain.debug:
+        averaged = average_checkpoints_by_epoch(
+            brain.checkpointer,
+            hparams["wa_start"],
+            hparams["wa_end"],
+            ["embedding_model", "classifier"],
+        )
+        for name, state in averaged.items():
+            hparams[name].load_state_dict(state)
+        brain.keep_current_weights = True
+        brain.eval_name = "test_wa"
+        brain.evaluate(datasets["test"], test_loader_kwargs=valid_kwargs)
+        results["wa"] = brain.test_results
+
+    run_on_main(export_model, args=[hparams])
+    if if_main_process():
+        path = os.path.join(hparams["output_folder"], "results.json")
+        with open(path + ".tmp", "w") as handle:
+            json.dump(results, handle, indent=2)
+        os.replace(path + ".tmp", path)
+        logger.info("test results: %s", json.dumps(results))
+    return results
+
+
+def export_model(hparams):
+    """Write the current encoder/classifier weights as a model folder.
+
+    Arguments
+    ---------
+    hparams : dict
+        Recipe hyperparameters (see module docstring).
+    """
+    norm = hparams["mean_var_norm"]
+    write_model_folder(
+        hparams["model_folder"],
+        hparams["embedding_model"],
+        hparams["classifier"],
+        hparams["label_names"],
+        norm.mean.item(),
+        norm.std.item(),
+        hparams["multi_label"],
+        sample_rate=hparams["sample_rate"],
+        origin=f"trained by {os.path.basename(hparams['output_folder'].rstrip('/'))}",
+    )
+    logger.info("model folder written to %s", hparams["model_folder"])

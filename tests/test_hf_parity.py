@@ -1,0 +1,158 @@
+"""An imported HuggingFace AST gives HuggingFace's outputs (random tiny weights)."""
+
+import glob
+import json
+import os
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from speechbrain_ast.audio import load_audio  # noqa: E402
+from speechbrain_ast.checkpoints import (  # noqa: E402
+    convert_hf_state_dict,
+    import_checkpoint,
+    load_checkpoint,
+    load_hf_folder,
+)
+from speechbrain_ast.features import NORM_STATS, KaldiFbank  # noqa: E402
+
+MAX_LENGTH = 128
+LABELS = ["yes", "no", "up", "down", "left"]
+MEAN, STD = NORM_STATS["speechcommands"]
+# Measured: 0 from the same features; ~5e-6 end to end from a wav, all of it
+# from the clip-mean removal HF's extractor skips (0 without it).
+ATOL = 1e-4
+
+
+def tiny_hf_model():
+    config = transformers.ASTConfig(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=256,
+        max_length=MAX_LENGTH,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    model = transformers.ASTForAudioClassification(config).eval()
+    embeddings = model.audio_spectrogram_transformer.embeddings
+    with torch.no_grad():
+        # HF initialises these to zero, which would make the pooled prefix
+        # tokens nearly input independent and the comparison weak.
+        for param in (
+            embeddings.cls_token,
+            embeddings.distillation_token,
+            embeddings.position_embeddings,
+        ):
+            torch.nn.init.trunc_normal_(param, std=0.02)
+        # Logits of order 1 instead of 0.02-std ones.
+        torch.nn.init.normal_(model.classifier.dense.weight, std=1.0)
+    return model
+
+
+def feature_extractor():
+    return transformers.ASTFeatureExtractor(
+        max_length=MAX_LENGTH, mean=MEAN, std=STD, do_normalize=True
+    )
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    from speechbrain.inference.classifiers import EncoderClassifier
+
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("hf")
+    model = tiny_hf_model()
+    model.save_pretrained(root / "hf")
+    feature_extractor().save_pretrained(root / "hf")
+    out = import_checkpoint("hf", str(root / "hf"), str(root / "sb"))
+    classifier = EncoderClassifier.from_hparams(source=out)
+    return model, classifier, root
+
+
+def test_same_logits_from_same_features(imported):
+    model, classifier, _ = imported
+    feats = torch.randn(3, MAX_LENGTH, 128)
+    with torch.no_grad():
+        ref = model(input_values=feats).logits
+        ours = classifier.mods.classifier(classifier.mods.embedding_model(feats))
+    diff = (ref - ours.squeeze(1)).abs().max().item()
+    print(f"HF parity, fbank input: max abs logit difference {diff:.3g}")
+    assert ref.abs().max() > 0.5  # a meaningful comparison
+    assert diff < ATOL
+
+
+def test_same_logits_from_same_wav(imported, samples):
+    model, classifier, _ = imported
+    paths = sorted(glob.glob(str(samples / "speech_commands_v0.02/yes/*.wav")))[:2]
+    wavs = [load_audio(path) for path in paths]
+    extractor = feature_extractor()
+    for wav in wavs:
+        inputs = extractor(wav.numpy(), sampling_rate=16000, return_tensors="pt")
+        with torch.no_grad():
+            ref = model(**inputs).logits
+            ours = classifier.classify_batch(wav[None])[0]
+        diff = (ref - ours).abs().max().item()
+        print(f"HF parity, wav input: max abs logit difference {diff:.3g}")
+        assert diff < ATOL
+        # Without the clip-mean removal the features are HF's, bit for bit.
+        fbank = KaldiFbank(n_frames=MAX_LENGTH, remove_clip_mean=False)
+        with torch.no_grad():
+            feats = classifier.mods.mean_var_norm(fbank(wav[None]), None)
+            exact = classifier.mods.classifier(classifier.mods.embedding_model(feats))
+        diff = (ref - exact.squeeze(1)).abs().max().item()
+        print(f"HF parity, wav input, no clip-mean removal: {diff:.3g}")
+        assert diff < 1e-6
+        assert classifier.classify_batch(wav[None])[3] == [LABELS[int(ref.argmax())]]
+
+
+def test_folder_settings_follow_the_source(imported):
+    _, classifier, _ = imported
+    hparams = classifier.hparams
+    assert (hparams.norm_mean, hparams.norm_std) == pytest.approx((MEAN, STD))
+    assert hparams.labels == LABELS
+    assert hparams.multi_label is False
+    assert hparams.n_frames == MAX_LENGTH
+    # HF's LayerNorm eps everywhere, encoder and head.
+    assert classifier.mods.embedding_model.norm.eps == 1e-12
+    assert classifier.mods.embedding_model.blocks[0].norm1.eps == 1e-12
+    assert classifier.mods.classifier.norm.eps == 1e-12
+
+
+def test_in_memory_names_convert_like_saved_ones(imported):
+    model, _, root = imported
+    saved_encoder, saved_head, _ = load_hf_folder(str(root / "hf"))
+    encoder_sd, head_sd = convert_hf_state_dict(model.state_dict())
+    assert encoder_sd.keys() == saved_encoder.keys()
+    assert head_sd.keys() == saved_head.keys()
+    for key, value in encoder_sd.items():
+        assert torch.equal(value, saved_encoder[key]), key
+
+
+def test_unnormalised_extractor_and_contradicting_strides(imported, tmp_path):
+    model, _, root = imported
+    folder = tmp_path / "raw"
+    model.save_pretrained(folder)
+    transformers.ASTFeatureExtractor(
+        max_length=MAX_LENGTH, do_normalize=False
+    ).save_pretrained(folder)
+    _, _, info = load_hf_folder(str(folder))
+    assert info["norm_stats"] == (0.0, 0.5)  # (x - 0) / (2 * 0.5) = x
+    with pytest.raises(ValueError, match="fstride=12 contradicts config.json"):
+        load_checkpoint("hf", str(folder), fstride=12)
+    # Without a preprocessor config: AudioSet statistics (HF's defaults).
+    os.remove(folder / "preprocessor_config.json")
+    out = import_checkpoint("hf", str(folder), str(tmp_path / "sb"))
+    with open(os.path.join(out, "hyperparams.yaml")) as handle:
+        assert f"norm_mean: {NORM_STATS['audioset'][0]!r}" in handle.read()
+
+
+def test_shorter_length_on_import(imported, tmp_path):
+    _, _, root = imported
+    encoder, head, info = load_checkpoint("hf", str(root / "hf"), n_frames=100)
+    assert encoder.pos_embed.shape == (1, 2 + 12 * 9, 64)
+    with open(root / "hf" / "config.json") as handle:
+        assert json.load(handle)["max_length"] == MAX_LENGTH
