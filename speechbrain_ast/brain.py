@@ -122,7 +122,8 @@ class ASTBrain(sb.Brain):
         """Features, augmentation and model on one batch; returns (logits, targets)."""
         batch = batch.to(self.device)
         wavs, lens = batch.sig
-        return self.forward_logits(wavs, lens, batch.targets.float(), stage)
+        targets = batch.targets.data.float()
+        return self.forward_logits(wavs, lens, targets, stage)
 
     def compute_objectives(self, predictions, batch, stage):
         """BCE or soft-target cross-entropy, as ``hparams.loss`` says."""
