@@ -12,7 +12,14 @@ Hyperparameters read: ``init``, ``init_source``, ``init_format``, ``modules``, `
 ``multi_label``, ``label_names``, ``output_folder``, ``model_folder``, and
 optional ``weight_averaging`` (bool) with ``wa_start``/``wa_end`` epochs,
 ``monitor_test`` (bool: report the test metric each epoch, never used for
-selection).
+selection), ``seed``.
+
+Resumption is exact: the checkpointer is made all-or-nothing and saves the
+RNG state (``speechbrain_ast.rng.make_resumable``), and the training loader
+draws its worker seeds from its own generator rather than from the global RNG
+(so recovering mid-epoch does not shift the global stream). A training set
+that is a ``speechbrain_ast.shards.ShardDataset`` is streamed through a
+resumable ``ShardLoader``.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -22,6 +29,7 @@ import json
 import logging
 import os
 
+import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ast.averaging import average_checkpoints_by_epoch
@@ -29,6 +37,8 @@ from speechbrain_ast.brain import ASTBrain
 from speechbrain_ast.dataio import build_datasets, read_classes
 from speechbrain_ast.initialization import initialize_encoder
 from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.rng import make_resumable
+from speechbrain_ast.shards import ShardDataset, attach_to_brain
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +83,8 @@ def run_experiment(hparams, run_opts, datasets, train_sampler=None):
     run_opts : dict
         SpeechBrain run options (device, precision, debug, DDP...).
     datasets : dict
-        ``train``, ``valid`` and ``test`` datasets (``speechbrain_ast.dataio``).
+        ``train``, ``valid`` and ``test`` datasets (``speechbrain_ast.dataio``;
+        ``train`` may be a ``speechbrain_ast.shards.ShardDataset``).
     train_sampler : torch.utils.data.Sampler, optional
         E.g. the balanced AudioSet sampler; replaces shuffling.
 
@@ -88,6 +99,7 @@ def run_experiment(hparams, run_opts, datasets, train_sampler=None):
         hparams.get("init_source"),
         hparams.get("init_format", "official"),
     )
+    make_resumable(hparams["checkpointer"])
     brain = ASTBrain(
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],
@@ -95,7 +107,16 @@ def run_experiment(hparams, run_opts, datasets, train_sampler=None):
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
+    train_set = datasets["train"]
     train_kwargs = dict(hparams["train_dataloader_options"])
+    if isinstance(train_set, ShardDataset):
+        if train_sampler is not None:
+            raise ValueError("a shard stream samples itself: pass no train_sampler")
+        train_set = attach_to_brain(train_set, brain, train_kwargs)
+    else:
+        # Worker seeds from the loader's own generator, not the global RNG.
+        generator = torch.Generator().manual_seed(int(hparams.get("seed", 0)))
+        train_kwargs.setdefault("generator", generator)
     if train_sampler is not None:
         train_kwargs.pop("shuffle", None)
         train_kwargs["sampler"] = train_sampler
@@ -108,7 +129,7 @@ def run_experiment(hparams, run_opts, datasets, train_sampler=None):
 
     brain.fit(
         hparams["epoch_counter"],
-        datasets["train"],
+        train_set,
         datasets["valid"],
         train_loader_kwargs=train_kwargs,
         valid_loader_kwargs=valid_kwargs,

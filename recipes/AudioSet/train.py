@@ -11,6 +11,12 @@ are skipped and listed in ``<save_folder>/skipped.txt``. The best epoch is
 selected by mAP on a held-out part of the training set; the eval set is the
 test set; weight averaging (WA) of a range of epochs is evaluated too.
 
+With ``--data_format shards`` the training clips are packed once into
+WebDataset tar shards (``<save_folder>/shards``, FLAC at 16 kHz) and streamed
+(shuffle buffer, split by process and loader worker, nominal epochs of
+``epoch_size`` clips, balanced sampling by repeat factors, resumable inside an
+epoch); validation and test still read the manifests. See docs/scaling.md.
+
 Authors
  * speechbrain-ast contributors 2026
 """
@@ -26,7 +32,11 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
 from speechbrain.utils.distributed import run_on_main
 
+from speechbrain_ast.dataio import read_classes
+from speechbrain_ast.shards import ShardDataset, write_shards
 from speechbrain_ast.training import load_datasets, run_experiment
+
+DATA_FORMATS = ("csv", "shards")
 
 
 def balanced_sampler(hparams, train_set):
@@ -37,6 +47,34 @@ def balanced_sampler(hparams, train_set):
     ordered = torch.tensor([weights[item_id] for item_id in train_set.data_ids])
     return ReproducibleWeightedRandomSampler(
         ordered, num_samples=len(ordered), replacement=True, seed=hparams["seed"]
+    )
+
+
+def shard_train_set(hparams):
+    """Write the training shards once (main process), then stream them."""
+    save = hparams["save_folder"]
+    run_on_main(
+        write_shards,
+        kwargs={
+            "manifest": os.path.join(save, "train.csv"),
+            "output_folder": hparams["shard_folder"],
+            "classes": os.path.join(save, "classes.txt"),
+            "weights": os.path.join(save, "train_weights.csv"),
+            "shard_size": hparams["shard_size"],
+            "sample_rate": hparams["sample_rate"],
+            "seed": hparams["seed"],
+            "num_workers": hparams["shard_workers"],
+        },
+    )
+    return ShardDataset(
+        hparams["shard_folder"],
+        read_classes(os.path.join(save, "classes.txt")),
+        batch_size=hparams["batch_size"],
+        sample_rate=hparams["sample_rate"],
+        epoch_size=hparams["epoch_size"],
+        shuffle_buffer=hparams["shuffle_buffer"],
+        weighted=hparams["balanced_sampling"],
+        seed=hparams["seed"],
     )
 
 
@@ -64,8 +102,14 @@ if __name__ == "__main__":
             "skip_prep": hparams["skip_prep"],
         },
     )
-    datasets = load_datasets(hparams)
     sampler = None
-    if hparams["balanced_sampling"]:
-        sampler = balanced_sampler(hparams, datasets["train"])
+    if hparams["data_format"] not in DATA_FORMATS:
+        raise ValueError(f"data_format must be one of {DATA_FORMATS}")
+    if hparams["data_format"] == "shards":
+        datasets = load_datasets(hparams, splits=("valid", "test"))
+        datasets["train"] = shard_train_set(hparams)
+    else:
+        datasets = load_datasets(hparams)
+        if hparams["balanced_sampling"]:
+            sampler = balanced_sampler(hparams, datasets["train"])
     run_experiment(hparams, run_opts, datasets, train_sampler=sampler)
