@@ -34,6 +34,11 @@ import time
 import speechbrain as sb
 import torch
 import torch.nn.functional as F
+from speechbrain.utils.checkpoints import (
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_ast.augment import mixup_waveforms, noise_and_roll, soft_cross_entropy
@@ -41,6 +46,49 @@ from speechbrain_ast.averaging import EnsembleScores
 from speechbrain_ast.metrics import TaggingStats
 
 logger = logging.getLogger(__name__)
+
+
+@register_checkpoint_hooks
+class RunHistory:
+    """Per-epoch metric rows and the checkpoint-ensemble scores of a run.
+
+    A checkpoint recoverable, so a resumed run keeps its earlier epochs in
+    ``results.csv`` and its ensemble ("cum") metrics.
+
+    Example
+    -------
+    >>> history = RunHistory()
+    >>> history.rows.append({"epoch": 1, "valid_accuracy": 0.5})
+    >>> history.ensemble.add(torch.ones(2, 3))
+    >>> path = getfixture("tmpdir").join("history.ckpt").strpath
+    >>> history.save(path)
+    >>> restored = RunHistory()
+    >>> restored.load(path)
+    >>> restored.rows, len(restored.ensemble)
+    ([{'epoch': 1, 'valid_accuracy': 0.5}], 1)
+    """
+
+    def __init__(self):
+        self.rows = []
+        self.ensemble = EnsembleScores()
+
+    @mark_as_saver
+    def save(self, path):
+        """Write rows and ensemble sums to ``path``."""
+        state = {
+            "rows": self.rows,
+            "ensemble_total": self.ensemble.total,
+            "ensemble_count": self.ensemble.count,
+        }
+        torch.save(state, path)
+
+    @mark_as_loader
+    def load(self, path, end_of_epoch=False):
+        """Restore rows and ensemble sums from ``path``."""
+        state = torch.load(path, weights_only=True)
+        self.rows = state["rows"]
+        self.ensemble.total = state["ensemble_total"]
+        self.ensemble.count = state["ensemble_count"]
 
 
 class ASTBrain(sb.Brain):
@@ -86,6 +134,12 @@ class ASTBrain(sb.Brain):
     >>> logits.shape, round(mixed.sum().item(), 4)
     (torch.Size([4, 3]), 4.0)
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.run_history = RunHistory()
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("run_history", self.run_history)
 
     def forward_logits(self, wavs, lens, targets, stage):
         """Run the pipeline on a padded waveform batch.
@@ -164,9 +218,6 @@ class ASTBrain(sb.Brain):
         self.stats = TaggingStats()
         self._data_wait, self._step_time = 0.0, 0.0
         self._last_step_end, self._step_start = None, None
-        if not hasattr(self, "ensemble"):
-            self.ensemble = EnsembleScores()
-            self.history = []
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Log metrics, keep the history, save checkpoints, write reports."""
@@ -179,9 +230,10 @@ class ASTBrain(sb.Brain):
             return
         stats = {"loss": float(stage_loss), **self.summarize(self.stats)}
         if stage == sb.Stage.VALID:
-            self.ensemble.add(self.stats.score_matrix())
+            ensemble = self.run_history.ensemble
+            ensemble.add(self.stats.score_matrix())
             cum = TaggingStats()
-            cum.append(self.stats.ids, self.ensemble.mean(), self.stats.target_matrix())
+            cum.append(self.stats.ids, ensemble.mean(), self.stats.target_matrix())
             stats["cum_" + self.main_metric] = float(cum.summarize()[self.main_metric])
             monitor = self.monitor_test_set()
             if monitor:
@@ -192,7 +244,7 @@ class ASTBrain(sb.Brain):
                 train_stats=getattr(self, "train_stats", None),
                 valid_stats=stats,
             )
-            self.history.append(
+            self.run_history.rows.append(
                 {"epoch": epoch, "lr": lr, **prefixed("train", self.train_stats)}
                 | prefixed("valid", stats)
             )
@@ -268,28 +320,32 @@ class ASTBrain(sb.Brain):
 
     def write_history(self):
         """Write ``results.csv``: one row per epoch (the official result.csv, readable)."""
-        if not if_main_process() or not self.history:
+        rows = self.run_history.rows
+        if not if_main_process() or not rows:
             return
         path = os.path.join(self.hparams.output_folder, "results.csv")
-        fields = list(dict.fromkeys(key for row in self.history for key in row))
+        fields = list(dict.fromkeys(key for row in rows for key in row))
         with open(path + ".tmp", "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
-            writer.writerows(self.history)
+            writer.writerows(rows)
         os.replace(path + ".tmp", path)
-        from speechbrain_ast.plots import plot_learning_curves
-
-        plot_learning_curves(
-            self.history, os.path.join(self.hparams.output_folder, "learning_curves.png")
-        )
 
     def write_test_reports(self, name):
         """Per-class CSV and plots for an evaluated set (main process only)."""
         if not if_main_process():
             return
-        from speechbrain_ast.plots import plot_confusion_matrix, plot_per_class_ap
+        from speechbrain_ast.plots import (
+            plot_confusion_matrix,
+            plot_learning_curves,
+            plot_per_class_ap,
+        )
 
         folder = self.hparams.output_folder
+        if self.run_history.rows:
+            plot_learning_curves(
+                self.run_history.rows, os.path.join(folder, "learning_curves.png")
+            )
         labels = self.hparams.label_names
         self.stats.write_per_class_csv(os.path.join(folder, f"{name}_per_class.csv"), labels)
         if self.hparams.multi_label:

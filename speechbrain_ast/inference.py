@@ -139,18 +139,7 @@ class AudioTagger(EncoderClassifier):
 
     Example
     -------
-    >>> from speechbrain_ast.model import (
-    ...     AudioSpectrogramTransformer,
-    ...     ClassificationHead,
-    ... )
-    >>> from speechbrain_ast.model_folder import write_model_folder
-    >>> enc = AudioSpectrogramTransformer(
-    ...     n_frames=128, embed_dim=32, depth=1, num_heads=2
-    ... )
-    >>> folder = getfixture("tmpdir").join("model").strpath
-    >>> _ = write_model_folder(
-    ...     folder, enc, ClassificationHead(32, 3), ["a", "b", "c"], -6.8, 5.6, True
-    ... )
+    >>> folder = _tiny_folder(getfixture("tmpdir"))  # 1 block, labels a, b, c
     >>> tagger = AudioTagger.from_hparams(source=folder)
     >>> scores, tags = tagger.tag_batch(torch.randn(2, 16000), top_k=2)
     >>> scores.shape, len(tags[0])
@@ -196,18 +185,7 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> from speechbrain_ast.model import (
-        ...     AudioSpectrogramTransformer,
-        ...     ClassificationHead,
-        ... )
-        >>> from speechbrain_ast.model_folder import write_model_folder
-        >>> enc = AudioSpectrogramTransformer(
-        ...     n_frames=128, embed_dim=32, depth=1, num_heads=2
-        ... )
-        >>> folder = getfixture("tmpdir").join("model").strpath
-        >>> _ = write_model_folder(
-        ...     folder, enc, ClassificationHead(32, 2), ["a", "b"], -6.8, 5.6, False
-        ... )
+        >>> folder = _tiny_folder(getfixture("tmpdir"), multi_label=False)
         >>> tagger = AudioTagger.from_hparams(source=folder, int8=True)
         >>> tagger.int8
         True
@@ -460,11 +438,9 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> import numpy, soundfile
         >>> tmpdir = getfixture("tmpdir")
         >>> tagger = AudioTagger.from_hparams(_tiny_folder(tmpdir))
-        >>> path = tmpdir.join("stereo.wav").strpath
-        >>> soundfile.write(path, numpy.zeros((44100, 2)), 44100)
+        >>> path = _noise_file(tmpdir, "stereo.wav", 1.0, rate=44100, channels=2)
         >>> tagger.load_audio(path).shape
         torch.Size([16000])
         """
@@ -522,12 +498,9 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> import numpy, soundfile
         >>> tmpdir = getfixture("tmpdir")
         >>> tagger = AudioTagger.from_hparams(_tiny_folder(tmpdir))
-        >>> path = tmpdir.join("noise.wav").strpath
-        >>> soundfile.write(path, 0.1 * numpy.random.randn(3 * 16000), 16000)
-        >>> result = tagger.tag_file(path, top_k=2)
+        >>> result = tagger.tag_file(_noise_file(tmpdir, "noise.wav", 3.0), top_k=2)
         >>> [(w["start"], w["end"]) for w in result.timeline]
         [(0.0, 1.295), (0.6475, 1.9425), (1.295, 2.59), (1.705, 3.0)]
         >>> len(result.labels)
@@ -661,11 +634,9 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> import numpy, soundfile
         >>> tmpdir = getfixture("tmpdir")
         >>> tagger = AudioTagger.from_hparams(_tiny_folder(tmpdir))
-        >>> good = tmpdir.join("good.wav").strpath
-        >>> soundfile.write(good, numpy.random.randn(16000), 16000)
+        >>> good = _noise_file(tmpdir, "good.wav", 1.0)
         >>> results = tagger.tag_files([good, "missing.wav"], errors="return")
         >>> type(results[0]).__name__, str(results[1])
         ('TaggingResult', 'missing.wav: file not found')
@@ -720,3 +691,14 @@ def _tiny_folder(tmpdir, multi_label=True):
     return write_model_folder(
         folder, encoder, head, labels, -6.8, 5.6, multi_label, origin="example"
     )
+
+
+def _noise_file(tmpdir, name, seconds, rate=16000, channels=1):
+    """Write ``seconds`` of quiet noise to ``tmpdir/name`` and return its path."""
+    import numpy
+    import soundfile
+
+    path = os.path.join(str(tmpdir), name)
+    signal = 0.1 * numpy.random.randn(int(seconds * rate), channels)
+    soundfile.write(path, signal[:, 0] if channels == 1 else signal, rate)
+    return path

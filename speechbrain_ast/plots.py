@@ -1,8 +1,9 @@
 """Result figures: confusion matrix, per-class AP, learning curves (PNG).
 
-Matplotlib is imported lazily, inside each function, and used through its
-object-oriented API with the Agg canvas: no ``pyplot``, no global backend
-change, no display needed.
+Each function writes one PNG file to ``path`` (creating its folder) and
+returns ``path`` as a string. Matplotlib is imported lazily, inside each
+function, and used through its object-oriented API with the Agg canvas: no
+``pyplot``, no global backend change, no display needed.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -65,15 +66,14 @@ def plot_confusion_matrix(targets, predictions, label_names, path, normalize=Tru
     Returns
     -------
     str
-        The path written.
+        The path of the confusion-matrix PNG.
 
     Example
     -------
-    >>> import os
-    >>> out = plot_confusion_matrix([0, 1, 1], [0, 1, 0], ["dog", "cat"],
-    ...                             os.path.join(getfixture("tmpdir"), "cm.png"))
-    >>> os.path.isfile(out)
-    True
+    >>> png = getfixture("tmpdir").join("cm.png")
+    >>> out = plot_confusion_matrix([0, 1, 1], [0, 1, 0], ["dog", "cat"], png)
+    >>> png.isfile(), out == png.strpath
+    (True, True)
     """
     import numpy as np
     from sklearn.metrics import confusion_matrix
@@ -130,16 +130,20 @@ def plot_per_class_ap(per_class_rows, path, top_n=40, which="best"):
     Returns
     -------
     str
-        The path written.
+        The path of the bar-chart PNG.
+
+    Raises
+    ------
+    ValueError
+        ``which`` is not ``"best"``, ``"worst"`` or ``"both"``.
 
     Example
     -------
-    >>> import os
     >>> rows = [{"label": "dog", "AP": 0.9, "n_positive": 3},
     ...         {"label": "cat", "AP": 0.4, "n_positive": 2},
     ...         {"label": "cow", "AP": float("nan"), "n_positive": 0}]
-    >>> out = plot_per_class_ap(rows, os.path.join(getfixture("tmpdir"), "ap.png"))
-    >>> os.path.isfile(out)
+    >>> png = getfixture("tmpdir").join("ap.png")
+    >>> plot_per_class_ap(rows, png) == png.strpath and png.isfile()
     True
     """
     if which not in ("best", "worst", "both"):
@@ -194,15 +198,14 @@ def plot_learning_curves(train_log_rows, path):
     Returns
     -------
     str
-        The path written.
+        The path of the learning-curves PNG.
 
     Example
     -------
-    >>> import os
     >>> rows = [{"epoch": 1, "train_loss": 0.5, "valid_mAP": 0.2, "lr": 1e-4},
     ...         {"epoch": 2, "train_loss": 0.3, "valid_mAP": 0.3, "lr": 5e-5}]
-    >>> out = plot_learning_curves(rows, os.path.join(getfixture("tmpdir"), "lc.png"))
-    >>> os.path.isfile(out)
+    >>> png = getfixture("tmpdir").join("lc.png")
+    >>> plot_learning_curves(rows, png) == png.strpath and png.isfile()
     True
     """
     series = {}

@@ -281,7 +281,9 @@ class ResumableCheckpointer(Checkpointer):
             raise ValueError("Number of checkpoints to keep must be positive.")
         keys = [{"min_key": key} for key in min_keys or []]
         keys += [{"max_key": key} for key in max_keys or []]
-        keys += [{"importance_key": key} for key in importance_keys]
+        # dict.fromkeys: SpeechBrain's save_and_keep_only appends ckpt_recency to
+        # its (shared, mutable) default list on every call.
+        keys += [{"importance_key": key} for key in dict.fromkeys(importance_keys)]
         candidates, protected = set(), set()
         for key_kwargs in keys:
             candidates.update(

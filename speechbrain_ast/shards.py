@@ -722,16 +722,21 @@ class ShardLoader(DataLoader):
             **extra,
         )
         self._consumed = 0
+        self._update_distributed()
+
+    def _update_distributed(self):
+        """Give the dataset this process's rank and the number of processes."""
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            self.dataset.set_distributed(
+                torch.distributed.get_rank(), torch.distributed.get_world_size()
+            )
 
     def set_epoch(self, epoch):
         """Forward the epoch to the dataset."""
         self.dataset.set_epoch(epoch)
 
     def __iter__(self):
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            self.dataset.set_distributed(
-                torch.distributed.get_rank(), torch.distributed.get_world_size()
-            )
+        self._update_distributed()
         start = (
             self.dataset.resume_batches
             if self.dataset.resume_epoch in (None, self.dataset.epoch)

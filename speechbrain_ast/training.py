@@ -29,7 +29,9 @@ import json
 import logging
 import os
 
+import speechbrain as sb
 import torch
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ast.averaging import average_checkpoints_by_epoch
@@ -41,6 +43,32 @@ from speechbrain_ast.rng import make_resumable
 from speechbrain_ast.shards import ShardDataset, attach_to_brain
 
 logger = logging.getLogger(__name__)
+
+
+def setup_experiment(argv):
+    """The start of every recipe: parse the command line, set up DDP, load the
+    YAML with its overrides, and create the experiment folder.
+
+    Arguments
+    ---------
+    argv : list of str
+        ``sys.argv[1:]``: the hparams file, run options and overrides.
+
+    Returns
+    -------
+    tuple
+        ``(hparams, run_opts)``.
+    """
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    return hparams, run_opts
 
 
 def load_datasets(hparams, splits=("train", "valid", "test")):

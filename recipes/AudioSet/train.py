@@ -25,16 +25,14 @@ import csv
 import os
 import sys
 
-import speechbrain as sb
 import torch
 from audioset_prepare import prepare_audioset
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_ast.dataio import read_classes
 from speechbrain_ast.shards import ShardDataset, write_shards
-from speechbrain_ast.training import load_datasets, run_experiment
+from speechbrain_ast.training import load_datasets, run_experiment, setup_experiment
 
 DATA_FORMATS = ("csv", "shards")
 
@@ -79,15 +77,7 @@ def shard_train_set(hparams):
 
 
 if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
+    hparams, run_opts = setup_experiment(sys.argv[1:])
     run_on_main(
         prepare_audioset,
         kwargs={

@@ -27,16 +27,15 @@ Authors
 
 import collections
 import csv
-import json
 import logging
 import math
 import os
 import random
-from concurrent.futures import ThreadPoolExecutor
 
 import soundfile
 
-from speechbrain_ast.audio import MIN_SAMPLES, AudioError, load_audio
+from speechbrain_ast import prepare_utils
+from speechbrain_ast.audio import AudioError, load_audio
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +54,6 @@ ESC50_CATEGORIES = (
 MANIFEST_FIELDS = ["ID", "duration", "wav", "labels", "fold"]
 META_FIELDS = ["filename", "fold", "target", "category", "src_file", "take"]
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
-OPTIONS_FILE = "prepare_options.json"
-SKIPPED_FILE = "skipped.txt"
-SPLITS = ("train", "valid", "test")
 # Bump when the manifest content changes, so old outputs are rebuilt.
 FORMAT_VERSION = 1
 
@@ -131,9 +127,9 @@ def prepare_esc50(
     >>> result["counts"]["test"]  # doctest: +SKIP
     400
     """
-    outputs = _output_paths(save_folder)
+    outputs = prepare_utils.output_paths(save_folder)
     if skip_prep:
-        return _result("skip_prep", outputs, None)
+        return prepare_utils.prepare_result("skip_prep", outputs, None)
     if not 0 <= valid_ratio < 1:
         raise ValueError(f"valid_ratio must be in [0, 1), got {valid_ratio}")
     if int(sample_rate) != sample_rate or sample_rate <= 0:
@@ -152,9 +148,11 @@ def prepare_esc50(
         "seed": int(seed),
         "resample_folder": resample_folder,
     }
-    if _is_prepared(outputs, options):
+    if prepare_utils.is_prepared(outputs, options):
         logger.info("ESC-50 manifests in %s are up to date", save_folder)
-        return _result("up_to_date", outputs, _count_outputs(outputs))
+        return prepare_utils.prepare_result(
+            "up_to_date", outputs, prepare_utils.count_outputs(outputs)
+        )
 
     skipped = []
     rows = read_esc50_meta(data_folder, skipped)
@@ -173,32 +171,25 @@ def prepare_esc50(
         "valid": [clip for clip in pool if clip["ID"] in valid_ids],
         "test": test,
     }
-    for split in ("train", "test"):
-        if not splits[split]:
-            raise ValueError(
-                f"ESC-50 in {data_folder}: no usable clip for the {split} set "
-                f"(test fold {test_fold}); {_skip_summary(skipped)}"
-            )
-
-    tables = {
-        outputs[split]: (
-            MANIFEST_FIELDS,
-            [
-                [c["ID"], c["duration"], c["wav"], c["category"], c["fold"]]
-                for c in splits[split]
-            ],
-        )
-        for split in SPLITS
+    prepare_utils.require_splits(
+        splits, f"ESC-50 in {data_folder}", skipped, f" (test fold {test_fold})"
+    )
+    manifests = {
+        split: [
+            [c["ID"], c["duration"], c["wav"], c["category"], c["fold"]] for c in clips
+        ]
+        for split, clips in splits.items()
     }
-    _commit(outputs, tables, classes, skipped, options)
-    if skipped:
-        logger.warning(
-            "ESC-50: skipped %d file(s), see %s", len(skipped), outputs["skipped"]
-        )
-    counts = {split: len(splits[split]) for split in SPLITS}
-    counts.update(classes=len(classes), skipped=len(skipped), resampled=n_resampled)
-    logger.info("ESC-50 manifests written to %s: %s", save_folder, counts)
-    return _result("prepared", outputs, counts)
+    return prepare_utils.finish_prepare(
+        "ESC-50",
+        outputs,
+        manifests,
+        classes,
+        skipped,
+        options,
+        header=MANIFEST_FIELDS,
+        resampled=n_resampled,
+    )
 
 
 def esc50_folds(data_folder):
@@ -292,12 +283,10 @@ def prepare_esc50_folds(data_folder, save_root, folds=None, **kwargs):
 def find_esc50_folder(data_folder):
     """Return the absolute folder that holds ``meta/esc50.csv``.
 
-    Accepts the ``ESC-50-master`` folder itself or its parent.
-
     Arguments
     ---------
     data_folder : str
-        Folder given by the user.
+        The ``ESC-50-master`` folder itself or its parent.
 
     Returns
     -------
@@ -315,9 +304,10 @@ def find_esc50_folder(data_folder):
     >>> find_esc50_folder("data")  # doctest: +SKIP
     '/home/me/data/ESC-50-master'
     """
-    for folder in (data_folder, os.path.join(data_folder, "ESC-50-master")):
-        if os.path.isfile(os.path.join(folder, "meta", "esc50.csv")):
-            return os.path.abspath(folder)
+    required = [os.path.join("meta", "esc50.csv")]
+    folder = prepare_utils.find_dataset_folder(data_folder, "ESC-50-master", required)
+    if folder is not None:
+        return folder
     raise FileNotFoundError(
         f"ESC-50 metadata not found: expected {data_folder}/meta/esc50.csv "
         "(the layout of github.com/karolpiczak/ESC-50)"
@@ -466,14 +456,7 @@ def _usable_clips(data_folder, rows, sample_rate, resample_folder, skipped):
     audio_folder = os.path.join(data_folder, "audio")
     paths = [_find_audio(audio_folder, row["filename"]) for row in rows]
     clips, n_resampled = [], 0
-    for row, path, probe in zip(rows, paths, _probe_many(paths)):
-        info, reason = probe
-        if reason is None and "$" in path:
-            reason = "path contains '$', which SpeechBrain's CSV reader substitutes"
-        if reason is not None:
-            skipped.append((path, reason))
-            continue
-        frames, rate = info
+    for row, path, frames, rate in prepare_utils.usable_audio(rows, paths, skipped):
         wav = path
         if rate != sample_rate:
             stem = os.path.splitext(row["filename"])[0]
@@ -719,307 +702,3 @@ def _row_text(row):
         else:
             values.append("" if value is None else value)
     return ",".join(values)
-
-
-# ---------------------------------------------------------------- shared helpers
-# (the three prepare scripts carry the same small helpers so that each recipe
-# folder stays importable on its own)
-
-
-def _probe_audio(path):
-    """Check that a file is usable audio, reading its header and last samples.
-
-    Arguments
-    ---------
-    path : str
-        Audio file.
-
-    Returns
-    -------
-    tuple
-        ``((frames, sample_rate), None)`` when usable, else ``(None, reason)``.
-
-    Example
-    -------
-    >>> import numpy
-    >>> path = getfixture("tmpdir").join("a.wav").strpath
-    >>> soundfile.write(path, numpy.zeros(8000), 16000)
-    >>> _probe_audio(path)
-    ((8000, 16000), None)
-    >>> _probe_audio("missing.wav")
-    (None, 'file not found')
-    """
-    if not os.path.isfile(path):
-        return None, "file not found"
-    if os.path.getsize(path) == 0:
-        return None, "file is empty (0 bytes)"
-    try:
-        with soundfile.SoundFile(path) as file:
-            frames, rate = file.frames, file.samplerate
-            if frames <= 0:
-                return None, "contains no samples"
-            file.seek(max(0, frames - 16))
-            if len(file.read(16)) == 0:
-                return None, "audio data is truncated"
-    except Exception as error:  # libsndfile raises several types
-        message = str(error).replace(f"Error opening {path!r}: ", "")
-        message = " ".join(message.split()) or type(error).__name__
-        return None, f"not readable as audio ({message})"
-    if frames * 16000 < MIN_SAMPLES * rate:
-        return None, f"too short ({frames} samples at {rate} Hz; need 25 ms)"
-    return (frames, rate), None
-
-
-def _probe_many(paths):
-    """Run :func:`_probe_audio` over many files with a few I/O threads.
-
-    Arguments
-    ---------
-    paths : list of str
-        Audio files.
-
-    Returns
-    -------
-    list of tuple
-        One :func:`_probe_audio` result per path, in order.
-
-    Example
-    -------
-    >>> _probe_many(["missing.wav"])
-    [(None, 'file not found')]
-    """
-    if len(paths) < 64:
-        return [_probe_audio(path) for path in paths]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(_probe_audio, paths, chunksize=64))
-
-
-def _output_paths(save_folder, extra=None):
-    """Return the output file paths of a prepare call.
-
-    Arguments
-    ---------
-    save_folder : str
-        Where the manifests go.
-    extra : dict, optional
-        More ``{key: file name}`` outputs.
-
-    Returns
-    -------
-    dict
-        ``train``, ``valid``, ``test``, ``classes``, ``skipped``, ``options``
-        and the extra keys, as absolute paths.
-
-    Example
-    -------
-    >>> sorted(_output_paths("out"))
-    ['classes', 'options', 'skipped', 'test', 'train', 'valid']
-    """
-    names = {split: f"{split}.csv" for split in SPLITS}
-    names.update(classes="classes.txt", skipped=SKIPPED_FILE, options=OPTIONS_FILE)
-    names.update(extra or {})
-    save_folder = os.path.abspath(save_folder)
-    return {key: os.path.join(save_folder, name) for key, name in names.items()}
-
-
-def _is_prepared(outputs, options):
-    """Tell whether all outputs exist and were made with ``options``.
-
-    Arguments
-    ---------
-    outputs : dict
-        From :func:`_output_paths`.
-    options : dict
-        The current arguments (JSON-serialisable).
-
-    Returns
-    -------
-    bool
-        True if nothing needs to be done.
-
-    Example
-    -------
-    >>> _is_prepared(_output_paths("no/such/folder"), {})
-    False
-    """
-    required = [path for key, path in outputs.items() if key != "skipped"]
-    if not all(os.path.isfile(path) for path in required):
-        return False
-    try:
-        with open(outputs["options"], encoding="utf-8") as file:
-            saved = json.load(file)
-    except (OSError, ValueError):
-        return False
-    return saved == json.loads(json.dumps(options))
-
-
-def _count_outputs(outputs):
-    """Count the rows of existing outputs (for an up-to-date call).
-
-    Arguments
-    ---------
-    outputs : dict
-        From :func:`_output_paths`.
-
-    Returns
-    -------
-    dict
-        Rows per split, ``classes`` and ``skipped`` (``resampled`` is 0).
-
-    Example
-    -------
-    >>> _count_outputs(_output_paths("no/such/folder"))["skipped"]
-    0
-    """
-    counts = {}
-    for key in (*SPLITS, "classes", "skipped"):
-        try:
-            with open(outputs[key], encoding="utf-8") as file:
-                lines = sum(1 for line in file if line.strip())
-        except OSError:
-            lines = 0
-        counts[key] = max(0, lines - 1) if key in SPLITS else lines
-    counts["resampled"] = 0
-    return counts
-
-
-def _result(status, outputs, counts):
-    """Build the dict a prepare call returns.
-
-    Arguments
-    ---------
-    status : str
-        "prepared", "up_to_date" or "skip_prep".
-    outputs : dict
-        From :func:`_output_paths`.
-    counts : dict or None
-        Row counts.
-
-    Returns
-    -------
-    dict
-        Status, paths and counts.
-
-    Example
-    -------
-    >>> _result("skip_prep", _output_paths("out"), None)["skipped"] is None
-    True
-    """
-    result = {k: path for k, path in outputs.items() if k not in ("options", "skipped")}
-    has_skipped = counts is not None and counts.get("skipped")
-    result["skipped"] = outputs["skipped"] if has_skipped else None
-    result["status"] = status
-    result["counts"] = counts
-    return result
-
-
-def _skip_summary(skipped, limit=3):
-    """Summarise skipped files for an error message.
-
-    Arguments
-    ---------
-    skipped : list of tuple
-        ``(path, reason)`` pairs.
-    limit : int
-        How many to quote.
-
-    Returns
-    -------
-    str
-        A short text.
-
-    Example
-    -------
-    >>> _skip_summary([("a.wav", "file not found")])
-    '1 file(s) skipped, e.g. a.wav: file not found'
-    """
-    if not skipped:
-        return "no file was skipped"
-    examples = "; ".join(f"{path}: {reason}" for path, reason in skipped[:limit])
-    return f"{len(skipped)} file(s) skipped, e.g. {examples}"
-
-
-def _commit(outputs, tables, classes, skipped, options):
-    """Write all outputs to temporary files, then move them into place.
-
-    A failure while writing leaves the previous outputs untouched. The
-    options file is removed before and rewritten after the moves, so an
-    interruption between them makes the next call redo the work.
-
-    Arguments
-    ---------
-    outputs : dict
-        From :func:`_output_paths`.
-    tables : dict
-        ``{csv path: (header, list of rows)}``.
-    classes : list of str
-        Lines of ``classes.txt``.
-    skipped : list of tuple
-        ``(path, reason)`` lines of ``skipped.txt``; none removes the file.
-    options : dict
-        Saved to the options file.
-
-    Returns
-    -------
-    None
-
-    Example
-    -------
-    >>> outputs = _output_paths(getfixture("tmpdir").strpath)
-    >>> table = (["ID", "duration", "wav", "labels"], [["a", 1.0, "/a.wav", "dog"]])
-    >>> _commit(outputs, {outputs["train"]: table}, ["dog"], [], {})
-    >>> open(outputs["train"]).read()
-    'ID,duration,wav,labels\\na,1.0,/a.wav,dog\\n'
-    """
-    os.makedirs(os.path.dirname(outputs["options"]), exist_ok=True)
-    pending = []
-    try:
-        for path, (header, rows) in tables.items():
-            pending.append(path)
-            with open(path + ".tmp", "w", newline="", encoding="utf-8") as file:
-                writer = csv.writer(file, lineterminator="\n")
-                writer.writerow(header)
-                writer.writerows(rows)
-        pending.append(outputs["classes"])
-        with open(outputs["classes"] + ".tmp", "w", encoding="utf-8") as file:
-            file.writelines(f"{name}\n" for name in classes)
-        if skipped:
-            pending.append(outputs["skipped"])
-            with open(outputs["skipped"] + ".tmp", "w", encoding="utf-8") as file:
-                for where, reason in skipped:
-                    file.write(f"{_one_line(where)}\t{_one_line(reason)}\n")
-    except BaseException:
-        for path in pending:
-            if os.path.exists(path + ".tmp"):
-                os.remove(path + ".tmp")
-        raise
-    if os.path.exists(outputs["options"]):
-        os.remove(outputs["options"])
-    for path in pending:
-        os.replace(path + ".tmp", path)
-    if not skipped and os.path.exists(outputs["skipped"]):
-        os.remove(outputs["skipped"])
-    with open(outputs["options"] + ".tmp", "w", encoding="utf-8") as file:
-        json.dump(options, file, indent=2, sort_keys=True)
-    os.replace(outputs["options"] + ".tmp", outputs["options"])
-
-
-def _one_line(text):
-    """Flatten tabs and newlines so a field fits one ``skipped.txt`` column.
-
-    Arguments
-    ---------
-    text : object
-        Text to flatten.
-
-    Returns
-    -------
-    str
-        The text on one line without tabs.
-
-    Example
-    -------
-    >>> _one_line("a\\tb\\nc")
-    'a b c'
-    """
-    return " ".join(str(text).split())

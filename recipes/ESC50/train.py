@@ -15,23 +15,13 @@ Authors
 
 import sys
 
-import speechbrain as sb
 from esc50_prepare import prepare_esc50
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_ast.training import load_datasets, run_experiment
+from speechbrain_ast.training import load_datasets, run_experiment, setup_experiment
 
 if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
+    hparams, run_opts = setup_experiment(sys.argv[1:])
     run_on_main(
         prepare_esc50,
         kwargs={

@@ -28,24 +28,15 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
-import csv
-import json
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 
-import soundfile
-
-from speechbrain_ast.audio import MIN_SAMPLES
+from speechbrain_ast import prepare_utils
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_FIELDS = ["ID", "duration", "wav", "labels"]
 AUDIO_EXTENSIONS = (".wav", ".flac")  # in order of preference
 LIST_FILES = {"valid": "validation_list.txt", "test": "testing_list.txt"}
-OPTIONS_FILE = "prepare_options.json"
-SKIPPED_FILE = "skipped.txt"
-SPLITS = ("train", "valid", "test")
 # Bump when the manifest content changes, so old outputs are rebuilt.
 FORMAT_VERSION = 1
 
@@ -93,14 +84,16 @@ def prepare_speech_commands(data_folder, save_folder, skip_prep=False):
     >>> result["counts"]["classes"]  # doctest: +SKIP
     35
     """
-    outputs = _output_paths(save_folder)
+    outputs = prepare_utils.output_paths(save_folder)
     if skip_prep:
-        return _result("skip_prep", outputs, None)
+        return prepare_utils.prepare_result("skip_prep", outputs, None)
     data_folder = find_speech_commands_folder(data_folder)
     options = {"format_version": FORMAT_VERSION, "data_folder": data_folder}
-    if _is_prepared(outputs, options):
+    if prepare_utils.is_prepared(outputs, options):
         logger.info("Speech Commands manifests in %s are up to date", save_folder)
-        return _result("up_to_date", outputs, _count_outputs(outputs))
+        return prepare_utils.prepare_result(
+            "up_to_date", outputs, prepare_utils.count_outputs(outputs)
+        )
 
     skipped = []
     words, files = scan_word_folders(data_folder, skipped)
@@ -116,49 +109,27 @@ def prepare_speech_commands(data_folder, save_folder, skip_prep=False):
 
     keys = sorted(files)
     paths = [files[key] for key in keys]
-    splits = {split: [] for split in SPLITS}
-    for key, path, (info, reason) in zip(keys, paths, _probe_many(paths)):
-        if reason is None and "$" in path:
-            reason = "path contains '$', which SpeechBrain's CSV reader substitutes"
-        if reason is not None:
-            skipped.append((path, reason))
-            continue
-        frames, rate = info
+    splits = {split: [] for split in prepare_utils.SPLITS}
+    for key, path, frames, rate in prepare_utils.usable_audio(keys, paths, skipped):
         word, stem = key.split("/", 1)
         split = next((s for s in ("test", "valid") if key in listed[s]), "train")
         splits[split].append([f"{word}_{stem}", round(frames / rate, 6), path, word])
-    for split in ("train", "test"):
-        if not splits[split]:
-            raise ValueError(
-                f"Speech Commands in {data_folder}: no usable clip for the "
-                f"{split} set; {_skip_summary(skipped)}"
-            )
+    prepare_utils.require_splits(splits, f"Speech Commands in {data_folder}", skipped)
     if not splits["valid"]:
         logger.warning("Speech Commands: the validation set is empty")
 
-    tables = {outputs[s]: (MANIFEST_FIELDS, splits[s]) for s in SPLITS}
-    _commit(outputs, tables, words, skipped, options)
-    if skipped:
-        logger.warning(
-            "Speech Commands: skipped %d item(s), see %s",
-            len(skipped),
-            outputs["skipped"],
-        )
-    counts = {split: len(splits[split]) for split in SPLITS}
-    counts.update(classes=len(words), skipped=len(skipped))
-    logger.info("Speech Commands manifests written to %s: %s", save_folder, counts)
-    return _result("prepared", outputs, counts)
+    return prepare_utils.finish_prepare(
+        "Speech Commands", outputs, splits, words, skipped, options
+    )
 
 
 def find_speech_commands_folder(data_folder):
     """Return the absolute folder that holds the split lists.
 
-    Accepts the ``speech_commands_v0.02`` folder itself or its parent.
-
     Arguments
     ---------
     data_folder : str
-        Folder given by the user.
+        The ``speech_commands_v0.02`` folder itself or its parent.
 
     Returns
     -------
@@ -175,10 +146,11 @@ def find_speech_commands_folder(data_folder):
     >>> find_speech_commands_folder("data")  # doctest: +SKIP
     '/home/me/data/speech_commands_v0.02'
     """
-    candidates = (data_folder, os.path.join(data_folder, "speech_commands_v0.02"))
-    for folder in candidates:
-        if all(os.path.isfile(os.path.join(folder, n)) for n in LIST_FILES.values()):
-            return os.path.abspath(folder)
+    folder = prepare_utils.find_dataset_folder(
+        data_folder, "speech_commands_v0.02", LIST_FILES.values()
+    )
+    if folder is not None:
+        return folder
     if not os.path.isdir(data_folder):
         raise FileNotFoundError(f"Speech Commands folder not found: {data_folder}")
     raise FileNotFoundError(
@@ -235,7 +207,9 @@ def scan_word_folders(data_folder, skipped):
                 continue
             found.setdefault(stem, []).append(path)
         for stem, candidates in found.items():
-            candidates.sort(key=_extension_rank)
+            candidates.sort(
+                key=lambda path: prepare_utils.extension_rank(path, AUDIO_EXTENSIONS)
+            )
             files[f"{word}/{stem}"] = candidates[0]
             for other in candidates[1:]:
                 skipped.append((other, f"same clip as {candidates[0]}; ignored"))
@@ -294,328 +268,3 @@ def read_split_list(list_path, files, skipped):
                     (entry, f"{name} line {number}: no such clip in the word folders")
                 )
     return keys
-
-
-def _extension_rank(path):
-    """Sort key preferring the formats earlier in :data:`AUDIO_EXTENSIONS`.
-
-    Arguments
-    ---------
-    path : str
-        Audio file path.
-
-    Returns
-    -------
-    int
-        Position of the extension.
-
-    Example
-    -------
-    >>> sorted(["a.flac", "a.wav"], key=_extension_rank)
-    ['a.wav', 'a.flac']
-    """
-    return AUDIO_EXTENSIONS.index(os.path.splitext(path)[1].lower())
-
-
-# ---------------------------------------------------------------- shared helpers
-# (the three prepare scripts carry the same small helpers so that each recipe
-# folder stays importable on its own)
-
-
-def _probe_audio(path):
-    """Check that a file is usable audio, reading its header and last samples.
-
-    Arguments
-    ---------
-    path : str
-        Audio file.
-
-    Returns
-    -------
-    tuple
-        ``((frames, sample_rate), None)`` when usable, else ``(None, reason)``.
-
-    Example
-    -------
-    >>> import numpy
-    >>> path = getfixture("tmpdir").join("a.wav").strpath
-    >>> soundfile.write(path, numpy.zeros(8000), 16000)
-    >>> _probe_audio(path)
-    ((8000, 16000), None)
-    >>> _probe_audio("missing.wav")
-    (None, 'file not found')
-    """
-    if not os.path.isfile(path):
-        return None, "file not found"
-    if os.path.getsize(path) == 0:
-        return None, "file is empty (0 bytes)"
-    try:
-        with soundfile.SoundFile(path) as file:
-            frames, rate = file.frames, file.samplerate
-            if frames <= 0:
-                return None, "contains no samples"
-            file.seek(max(0, frames - 16))
-            if len(file.read(16)) == 0:
-                return None, "audio data is truncated"
-    except Exception as error:  # libsndfile raises several types
-        message = str(error).replace(f"Error opening {path!r}: ", "")
-        message = " ".join(message.split()) or type(error).__name__
-        return None, f"not readable as audio ({message})"
-    if frames * 16000 < MIN_SAMPLES * rate:
-        return None, f"too short ({frames} samples at {rate} Hz; need 25 ms)"
-    return (frames, rate), None
-
-
-def _probe_many(paths):
-    """Run :func:`_probe_audio` over many files with a few I/O threads.
-
-    Arguments
-    ---------
-    paths : list of str
-        Audio files.
-
-    Returns
-    -------
-    list of tuple
-        One :func:`_probe_audio` result per path, in order.
-
-    Example
-    -------
-    >>> _probe_many(["missing.wav"])
-    [(None, 'file not found')]
-    """
-    if len(paths) < 64:
-        return [_probe_audio(path) for path in paths]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(_probe_audio, paths, chunksize=64))
-
-
-def _output_paths(save_folder, extra=None):
-    """Return the output file paths of a prepare call.
-
-    Arguments
-    ---------
-    save_folder : str
-        Where the manifests go.
-    extra : dict, optional
-        More ``{key: file name}`` outputs.
-
-    Returns
-    -------
-    dict
-        ``train``, ``valid``, ``test``, ``classes``, ``skipped``, ``options``
-        and the extra keys, as absolute paths.
-
-    Example
-    -------
-    >>> sorted(_output_paths("out"))
-    ['classes', 'options', 'skipped', 'test', 'train', 'valid']
-    """
-    names = {split: f"{split}.csv" for split in SPLITS}
-    names.update(classes="classes.txt", skipped=SKIPPED_FILE, options=OPTIONS_FILE)
-    names.update(extra or {})
-    save_folder = os.path.abspath(save_folder)
-    return {key: os.path.join(save_folder, name) for key, name in names.items()}
-
-
-def _is_prepared(outputs, options):
-    """Tell whether all outputs exist and were made with ``options``.
-
-    Arguments
-    ---------
-    outputs : dict
-        From :func:`_output_paths`.
-    options : dict
-        The current arguments (JSON-serialisable).
-
-    Returns
-    -------
-    bool
-        True if nothing needs to be done.
-
-    Example
-    -------
-    >>> _is_prepared(_output_paths("no/such/folder"), {})
-    False
-    """
-    required = [path for key, path in outputs.items() if key != "skipped"]
-    if not all(os.path.isfile(path) for path in required):
-        return False
-    try:
-        with open(outputs["options"], encoding="utf-8") as file:
-            saved = json.load(file)
-    except (OSError, ValueError):
-        return False
-    return saved == json.loads(json.dumps(options))
-
-
-def _count_outputs(outputs):
-    """Count the rows of existing outputs (for an up-to-date call).
-
-    Arguments
-    ---------
-    outputs : dict
-        From :func:`_output_paths`.
-
-    Returns
-    -------
-    dict
-        Rows per split, ``classes`` and ``skipped`` (``resampled`` is 0).
-
-    Example
-    -------
-    >>> _count_outputs(_output_paths("no/such/folder"))["skipped"]
-    0
-    """
-    counts = {}
-    for key in (*SPLITS, "classes", "skipped"):
-        try:
-            with open(outputs[key], encoding="utf-8") as file:
-                lines = sum(1 for line in file if line.strip())
-        except OSError:
-            lines = 0
-        counts[key] = max(0, lines - 1) if key in SPLITS else lines
-    counts["resampled"] = 0
-    return counts
-
-
-def _result(status, outputs, counts):
-    """Build the dict a prepare call returns.
-
-    Arguments
-    ---------
-    status : str
-        "prepared", "up_to_date" or "skip_prep".
-    outputs : dict
-        From :func:`_output_paths`.
-    counts : dict or None
-        Row counts.
-
-    Returns
-    -------
-    dict
-        Status, paths and counts.
-
-    Example
-    -------
-    >>> _result("skip_prep", _output_paths("out"), None)["skipped"] is None
-    True
-    """
-    result = {k: path for k, path in outputs.items() if k not in ("options", "skipped")}
-    has_skipped = counts is not None and counts.get("skipped")
-    result["skipped"] = outputs["skipped"] if has_skipped else None
-    result["status"] = status
-    result["counts"] = counts
-    return result
-
-
-def _skip_summary(skipped, limit=3):
-    """Summarise skipped files for an error message.
-
-    Arguments
-    ---------
-    skipped : list of tuple
-        ``(path, reason)`` pairs.
-    limit : int
-        How many to quote.
-
-    Returns
-    -------
-    str
-        A short text.
-
-    Example
-    -------
-    >>> _skip_summary([("a.wav", "file not found")])
-    '1 file(s) skipped, e.g. a.wav: file not found'
-    """
-    if not skipped:
-        return "no file was skipped"
-    examples = "; ".join(f"{path}: {reason}" for path, reason in skipped[:limit])
-    return f"{len(skipped)} file(s) skipped, e.g. {examples}"
-
-
-def _commit(outputs, tables, classes, skipped, options):
-    """Write all outputs to temporary files, then move them into place.
-
-    A failure while writing leaves the previous outputs untouched. The
-    options file is removed before and rewritten after the moves, so an
-    interruption between them makes the next call redo the work.
-
-    Arguments
-    ---------
-    outputs : dict
-        From :func:`_output_paths`.
-    tables : dict
-        ``{csv path: (header, list of rows)}``.
-    classes : list of str
-        Lines of ``classes.txt``.
-    skipped : list of tuple
-        ``(path, reason)`` lines of ``skipped.txt``; none removes the file.
-    options : dict
-        Saved to the options file.
-
-    Returns
-    -------
-    None
-
-    Example
-    -------
-    >>> outputs = _output_paths(getfixture("tmpdir").strpath)
-    >>> table = (["ID", "duration", "wav", "labels"], [["a", 1.0, "/a.wav", "dog"]])
-    >>> _commit(outputs, {outputs["train"]: table}, ["dog"], [], {})
-    >>> open(outputs["train"]).read()
-    'ID,duration,wav,labels\\na,1.0,/a.wav,dog\\n'
-    """
-    os.makedirs(os.path.dirname(outputs["options"]), exist_ok=True)
-    pending = []
-    try:
-        for path, (header, rows) in tables.items():
-            pending.append(path)
-            with open(path + ".tmp", "w", newline="", encoding="utf-8") as file:
-                writer = csv.writer(file, lineterminator="\n")
-                writer.writerow(header)
-                writer.writerows(rows)
-        pending.append(outputs["classes"])
-        with open(outputs["classes"] + ".tmp", "w", encoding="utf-8") as file:
-            file.writelines(f"{name}\n" for name in classes)
-        if skipped:
-            pending.append(outputs["skipped"])
-            with open(outputs["skipped"] + ".tmp", "w", encoding="utf-8") as file:
-                for where, reason in skipped:
-                    file.write(f"{_one_line(where)}\t{_one_line(reason)}\n")
-    except BaseException:
-        for path in pending:
-            if os.path.exists(path + ".tmp"):
-                os.remove(path + ".tmp")
-        raise
-    if os.path.exists(outputs["options"]):
-        os.remove(outputs["options"])
-    for path in pending:
-        os.replace(path + ".tmp", path)
-    if not skipped and os.path.exists(outputs["skipped"]):
-        os.remove(outputs["skipped"])
-    with open(outputs["options"] + ".tmp", "w", encoding="utf-8") as file:
-        json.dump(options, file, indent=2, sort_keys=True)
-    os.replace(outputs["options"] + ".tmp", outputs["options"])
-
-
-def _one_line(text):
-    """Flatten tabs and newlines so a field fits one ``skipped.txt`` column.
-
-    Arguments
-    ---------
-    text : object
-        Text to flatten.
-
-    Returns
-    -------
-    str
-        The text on one line without tabs.
-
-    Example
-    -------
-    >>> _one_line("a\\tb\\nc")
-    'a b c'
-    """
-    return " ".join(str(text).split())
