@@ -139,7 +139,10 @@ class ASTBrain(sb.Brain):
         super().__init__(*args, **kwargs)
         self.run_history = RunHistory()
         if self.checkpointer is not None:
-            self.checkpointer.add_recoverable("run_history", self.run_history)
+            # optional: checkpoints written before it existed still load
+            self.checkpointer.add_recoverable(
+                "run_history", self.run_history, optional_load=True
+            )
 
     def forward_logits(self, wavs, lens, targets, stage):
         """Run the pipeline on a padded waveform batch.

@@ -1,0 +1,56 @@
+"""Recipe encoder initialisation: scratch, ImageNet (timm file) and AudioSet (official)."""
+
+import pytest
+import timm
+import torch
+
+from speechbrain_ast.initialization import initialize_encoder
+from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
+from speechbrain_ast.vit_adapter import from_timm
+
+
+def tiny_encoder(n_frames, **kwargs):
+    """The geometry a recipe YAML would build (DeiT-tiny width, 1 block)."""
+    return AudioSpectrogramTransformer(
+        n_frames=n_frames, embed_dim=192, depth=1, num_heads=3, **kwargs
+    )
+
+
+def test_imagenet_init_from_local_timm_checkpoint(tmp_path):
+    deit = timm.create_model(
+        "deit_tiny_distilled_patch16_224", pretrained=False, depth=1
+    )
+    path = tmp_path / "deit_tiny.pth"
+    torch.save(deit.state_dict(), path)
+    encoder = initialize_encoder(tiny_encoder(128), "imagenet", str(path))
+    expected = from_timm(deit, n_frames=128)
+    for key, value in expected.state_dict().items():
+        assert torch.equal(encoder.state_dict()[key], value), key
+    # the 1-channel patch kernel is the RGB sum of the timm kernel
+    rgb_sum = deit.patch_embed.proj.weight.sum(dim=1, keepdim=True)
+    assert torch.equal(encoder.patch_embed.proj.weight, rgb_sum)
+
+
+def test_audioset_init_from_official_checkpoint_other_length(tmp_path):
+    source = tiny_encoder(1024)
+    state = {f"module.v.{k}": v for k, v in source.state_dict().items()}
+    head = ClassificationHead(192, 527)
+    state.update({f"module.mlp_head.0.{k}": v for k, v in head.norm.state_dict().items()})
+    state.update({f"module.mlp_head.1.{k}": v for k, v in head.linear.state_dict().items()})
+    path = tmp_path / "audioset_10_10_0.4593.pth"
+    torch.save(state, path)
+
+    encoder = initialize_encoder(tiny_encoder(512), "audioset", str(path), "official")
+    assert torch.equal(encoder.blocks[0].attn.qkv.weight, source.blocks[0].attn.qkv.weight)
+    # ESC-50 length: 12 x 50 grid = columns 25:75 of the 12 x 101 AudioSet grid
+    grid = source.pos_embed[:, 2:].reshape(1, 12, 101, 192)
+    expected = grid[:, :, 25:75].reshape(1, 600, 192)
+    assert torch.equal(encoder.pos_embed[:, 2:], expected)
+    assert torch.equal(encoder.pos_embed[:, :2], source.pos_embed[:, :2])
+
+
+def test_unknown_init_and_missing_source_are_errors():
+    with pytest.raises(ValueError, match="init must be one of"):
+        initialize_encoder(tiny_encoder(128), "imagenet21k")
+    with pytest.raises(ValueError, match="needs a source"):
+        initialize_encoder(tiny_encoder(128), "audioset", None)
