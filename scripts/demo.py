@@ -17,7 +17,6 @@ Usage: python scripts/demo.py [--output_folder results/demo] [--epochs N]
 import argparse
 import csv
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -33,7 +32,7 @@ DEMO_OVERRIDES = [
     "--batch_size", "32", "--lr", "0.001",
     "--lr_decay_start", "25", "--lr_decay_step", "5", "--lr_decay", "0.5",
     "--freqm", "12", "--timem", "12", "--monitor_test", "False",
-    "--num_workers", "0", "--device", "cpu",
+    "--num_workers", "0", "--device", "cpu", "--noprogressbar",
 ]  # fmt: skip
 
 
@@ -52,7 +51,7 @@ def main():
         "--number_of_epochs", str(args.epochs), *DEMO_OVERRIDES,
     ]  # fmt: skip
     print("== training:", " ".join(command[1:]), flush=True)
-    subprocess.run(command, check=True, env=dict(os.environ, TQDM_DISABLE="1"))
+    subprocess.run(command, check=True)
 
     output = pathlib.Path(args.output_folder)
     accuracy = json.loads((output / "results.json").read_text())["best_valid"]["accuracy"]
