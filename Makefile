@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py
 
 bench: $(STAMP)
-	$(PY) benchmarks/benchmark.py
+	$(PY) benchmarks/benchmark.py --threads 1
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -165,21 +165,24 @@ class KaldiFbank(nn.Module):
         if self.n_frames is not None:
             frames = frames[:, : self.n_frames]
         n_out = frames.shape[1]
-        flat = frames.reshape(-1, self.window_size)
-        step = (
-            flat.shape[0]
-            if wavs.is_cuda or not self.chunk_frames
-            else self.chunk_frames
-        )
-        feats = torch.cat(
-            [self._log_mel(flat[i : i + step]) for i in range(0, flat.shape[0], step)]
-        ).reshape(batch, n_out, self.n_mels)
-
-        valid_frames = (
-            torch.arange(n_out, device=wavs.device)
-            < self.frame_counts(n_samples)[:, None]
-        )
-        feats = feats.masked_fill(~valid_frames[..., None], self.pad_value)
+        valid_frames = torch.arange(n_out, device=wavs.device) < self.frame_counts(
+            n_samples
+        )[:, None]
+        if wavs.is_cuda or not self.chunk_frames:
+            # One pass over every frame: padding is cheap on a GPU, masking is not.
+            feats = self._log_mel(frames.reshape(-1, self.window_size))
+            feats = feats.reshape(batch, n_out, self.n_mels)
+            feats = feats.masked_fill(~valid_frames[..., None], self.pad_value)
+        else:
+            # CPU: only the frames inside each clip (strided views, no gather
+            # copy), in cache-sized chunks. Counts are host values on CPU.
+            feats = frames.new_full((batch, n_out, self.n_mels), self.pad_value)
+            step = self.chunk_frames
+            counts = self.frame_counts(n_samples).clamp(0, n_out).tolist()
+            for clip, count in enumerate(counts):
+                for start in range(0, count, step):
+                    stop = min(start + step, count)
+                    feats[clip, start:stop] = self._log_mel(frames[clip, start:stop])
         if self.n_frames is not None and n_out < self.n_frames:
             feats = F.pad(feats, (0, 0, 0, self.n_frames - n_out), value=self.pad_value)
         return feats
@@ -187,11 +190,16 @@ class KaldiFbank(nn.Module):
     def _log_mel(self, frames):
         """Log-mel energies of ``[N, window]`` raw frames (Kaldi order of steps)."""
         frames = frames - frames.mean(dim=1, keepdim=True)
-        previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
-        frames = (frames - self.preemphasis * previous) * self.window
-        spectrum = torch.fft.rfft(frames, n=self.n_fft).abs().pow(2.0)
-        energies = spectrum @ self.mel_banks
-        return energies.clamp_min(torch.finfo(torch.float32).eps).log()
+        # Pre-emphasis with Kaldi's edge rule: the first sample uses itself.
+        emphasized = torch.empty_like(frames)
+        torch.sub(frames[:, 1:], self.preemphasis * frames[:, :-1], out=emphasized[:, 1:])
+        torch.sub(frames[:, 0], self.preemphasis * frames[:, 0], out=emphasized[:, 0])
+        emphasized.mul_(self.window)
+        spectrum = torch.fft.rfft(emphasized, n=self.n_fft)
+        # |X|^2 without the square root of abs().
+        power = spectrum.real.square().addcmul_(spectrum.imag, spectrum.imag)
+        energies = power @ self.mel_banks
+        return energies.clamp_min_(torch.finfo(torch.float32).eps).log_()
 
     def _validate(self, wavs, n_samples):
         """Raise a clear error for non-finite samples or too-short clips."""

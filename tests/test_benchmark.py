@@ -89,6 +89,12 @@ def test_quick_run_measures_every_peer(quick_run):
             # Same config and weights: the peers compute the same function.
             assert row["parity_max_abs"] < 1e-4
         assert rows[(seconds, "ours+ckpt")]["train_clips_s"] > 0
+    if results["activation_fit"]:  # empty where peak RSS cannot be reset
+        assert {r["peer"] for r in results["activation_fit"]} == {
+            "ours",
+            "ours+ckpt",
+            "hf-sdpa",
+        }
     peers = {r["peer"] for r in results["features"]}
     assert {"ours batched (KaldiFbank)", "torchaudio per-clip loop"} <= peers
     assert "HF ASTFeatureExtractor" in peers
@@ -134,7 +140,9 @@ def test_peak_memory_sees_an_allocation():
     "n_frames, tokens, gflop", [(1024, 1214, 261), (512, 602, 116), (128, 146, 26)]
 )
 def test_flops_reproduce_ast_base(n_frames, tokens, gflop):
-    model = AudioSpectrogramTransformer(n_frames=n_frames, embed_dim=8, depth=1, num_heads=1)
+    model = AudioSpectrogramTransformer(
+        n_frames=n_frames, embed_dim=8, depth=1, num_heads=1
+    )
     assert model.num_patches + 2 == tokens
     flops = ast_forward_flops(n_frames)
     assert abs(flops / 1e9 - gflop) / gflop < 0.03
