@@ -71,15 +71,15 @@ class RunHistory:
     def __init__(self):
         self.rows = []
         self.ensemble = EnsembleScores()
+        self.test_ensemble = EnsembleScores()
 
     @mark_as_saver
     def save(self, path):
         """Write rows and ensemble sums to ``path``."""
-        state = {
-            "rows": self.rows,
-            "ensemble_total": self.ensemble.total,
-            "ensemble_count": self.ensemble.count,
-        }
+        state = {"rows": self.rows}
+        for name in ("ensemble", "test_ensemble"):
+            state[name + "_total"] = getattr(self, name).total
+            state[name + "_count"] = getattr(self, name).count
         torch.save(state, path)
 
     @mark_as_loader
@@ -87,8 +87,9 @@ class RunHistory:
         """Restore rows and ensemble sums from ``path``."""
         state = torch.load(path, weights_only=True)
         self.rows = state["rows"]
-        self.ensemble.total = state["ensemble_total"]
-        self.ensemble.count = state["ensemble_count"]
+        for name in ("ensemble", "test_ensemble"):
+            getattr(self, name).total = state.get(name + "_total")
+            getattr(self, name).count = state.get(name + "_count", 0)
 
 
 class ASTBrain(sb.Brain):
@@ -238,9 +239,7 @@ class ASTBrain(sb.Brain):
             cum = TaggingStats()
             cum.append(self.stats.ids, ensemble.mean(), self.stats.target_matrix())
             stats["cum_" + self.main_metric] = float(cum.summarize()[self.main_metric])
-            monitor = self.monitor_test_set()
-            if monitor:
-                stats["monitored_test_" + self.main_metric] = monitor
+            stats.update(self.monitor_test_set())
             lr = getattr(self, "current_lr", None)
             self.hparams.train_logger.log_stats(
                 stats_meta={"epoch": epoch, "lr": lr},
@@ -278,12 +277,31 @@ class ASTBrain(sb.Brain):
         return {key: float(summary[key]) for key in keys if key in summary}
 
     def monitor_test_set(self):
-        """Main metric on ``self.monitor_set`` (reported only, never used to select)."""
+        """Score ``self.monitor_set`` (the test set) with this epoch's weights.
+
+        Reported only, never used to select: the epoch's main metric and the
+        checkpoint ensemble of every epoch so far (uniform mean of their
+        scores, the paper's "cum" evaluation; no choice depends on test data).
+
+        Returns
+        -------
+        dict
+            ``monitored_test_<metric>`` and ``monitored_test_cum_<metric>``,
+            or an empty dict when no monitor set is given.
+        """
         dataset = getattr(self, "monitor_set", None)
         if dataset is None:
-            return None
+            return {}
         stats = self.score_dataset(dataset)
-        return float(stats.summarize()[self.main_metric])
+        ensemble = self.run_history.test_ensemble
+        ensemble.add(stats.score_matrix())
+        cum = TaggingStats()
+        cum.append(stats.ids, ensemble.mean(), stats.target_matrix())
+        metric = self.main_metric
+        return {
+            f"monitored_test_{metric}": float(stats.summarize()[metric]),
+            f"monitored_test_cum_{metric}": float(cum.summarize()[metric]),
+        }
 
     @torch.no_grad()
     def score_dataset(self, dataset, loader_kwargs=None):

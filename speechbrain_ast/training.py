@@ -165,6 +165,14 @@ def run_experiment(hparams, run_opts, datasets, train_sampler=None):
     brain.monitor_set = None
 
     results = {}
+    rows = brain.run_history.rows
+    cum_key = f"valid_monitored_test_cum_{brain.main_metric}"
+    if rows and cum_key in rows[-1]:
+        # Checkpoint ensemble of every epoch on the test set (paper's "cum").
+        results["checkpoint_ensemble_all_epochs"] = {
+            brain.main_metric: rows[-1][cum_key],
+            "epochs": len(brain.run_history.test_ensemble),
+        }
     brain.eval_name = "test_best_valid"
     brain.evaluate(datasets["test"], max_key=brain.main_metric, test_loader_kwargs=valid_kwargs)
     results["best_valid"] = brain.test_results
