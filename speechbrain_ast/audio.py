@@ -62,19 +62,69 @@ def load_audio(path, sample_rate=16000, resample=True):
     try:
         signal, file_rate = audio_io.load(path)  # [channels, samples]
     except Exception as error:  # soundfile raises several types
-        raise AudioError(
-            f"{path}: not readable as audio ({type(error).__name__}: "
-            f"{str(error).strip() or 'unknown format'})"
-        ) from None
+        raise unreadable(path, error) from None
+    return checked_mono(signal, file_rate, sample_rate, path, resample)
+
+
+def unreadable(name, error):
+    """The ``AudioError`` for audio that the decoder rejected.
+
+    Arguments
+    ---------
+    name : str
+        File (or shard member) name.
+    error : Exception
+        The decoder's exception.
+
+    Returns
+    -------
+    AudioError
+        The error to raise.
+
+    Example
+    -------
+    >>> unreadable("a.wav", RuntimeError("Format not recognised."))
+    AudioError('a.wav: not readable as audio (RuntimeError: Format not recognised.)')
+    """
+    detail = str(error).strip() or "unknown format"
+    return AudioError(f"{name}: not readable as audio ({type(error).__name__}: {detail})")
+
+
+def checked_mono(signal, file_rate, sample_rate, name, resample=True):
+    """Downmix decoded audio, reject empty or non-finite data, resample.
+
+    Arguments
+    ---------
+    signal : torch.Tensor
+        Decoded samples ``[channels, samples]``.
+    file_rate : int
+        Sample rate of the decoded audio.
+    sample_rate : int
+        Rate the caller needs.
+    name : str
+        File (or shard member) name, for error messages.
+    resample : bool
+        Resample another rate (True) or raise an ``AudioError`` (False).
+
+    Returns
+    -------
+    torch.Tensor
+        Mono float32 waveform ``[samples]`` at ``sample_rate``.
+
+    Example
+    -------
+    >>> checked_mono(torch.ones(2, 800), 8000, 16000, "x.wav").shape
+    torch.Size([1600])
+    """
     if signal.numel() == 0:
-        raise AudioError(f"{path}: contains no samples")
+        raise AudioError(f"{name}: contains no samples")
     signal = signal.float().mean(dim=0)
     if not torch.isfinite(signal).all():
-        raise AudioError(f"{path}: contains NaN or Inf samples")
+        raise AudioError(f"{name}: contains NaN or Inf samples")
     if file_rate != sample_rate:
         if not resample:
             raise AudioError(
-                f"{path}: sample rate {file_rate} Hz, expected {sample_rate} Hz"
+                f"{name}: sample rate {file_rate} Hz, expected {sample_rate} Hz"
             )
         signal = torchaudio.functional.resample(signal, file_rate, sample_rate)
     return signal

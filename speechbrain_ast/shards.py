@@ -77,7 +77,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import soundfile
 import torch
-import torchaudio
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.checkpoints import (
     mark_as_loader,
@@ -86,7 +85,13 @@ from speechbrain.utils.checkpoints import (
 )
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from speechbrain_ast.audio import MIN_SAMPLES, AudioError, load_audio
+from speechbrain_ast.audio import (
+    MIN_SAMPLES,
+    AudioError,
+    checked_mono,
+    load_audio,
+    unreadable,
+)
 from speechbrain_ast.dataio import read_classes, targets_from_labels
 
 logger = logging.getLogger(__name__)
@@ -161,17 +166,8 @@ def decode_audio_bytes(data, sample_rate=16000, name="<bytes>"):
             io.BytesIO(data), dtype="float32", always_2d=True
         )
     except Exception as error:  # soundfile raises several types
-        raise AudioError(
-            f"{name}: not readable as audio ({type(error).__name__}: "
-            f"{str(error).strip() or 'unknown format'})"
-        ) from None
-    if samples.size == 0:
-        raise AudioError(f"{name}: contains no samples")
-    signal = torch.from_numpy(samples.mean(axis=1))
-    if not torch.isfinite(signal).all():
-        raise AudioError(f"{name}: contains NaN or Inf samples")
-    if file_rate != sample_rate:
-        signal = torchaudio.functional.resample(signal, file_rate, sample_rate)
+        raise unreadable(name, error) from None
+    signal = checked_mono(torch.from_numpy(samples.T), file_rate, sample_rate, name)
     if len(signal) < MIN_SAMPLES * sample_rate // 16000:
         raise AudioError(f"{name}: shorter than one 25 ms analysis window")
     return signal
