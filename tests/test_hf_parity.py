@@ -98,14 +98,15 @@ def test_same_logits_from_same_wav(imported, samples):
         diff = (ref - ours).abs().max().item()
         print(f"HF parity, wav input: max abs logit difference {diff:.3g}")
         assert diff < ATOL
-        # Without the clip-mean removal the features are HF's, bit for bit.
+        # Without the clip-mean removal the features are HF's up to float
+        # rounding (our CPU path computes |X|^2 as re^2 + im^2).
         fbank = KaldiFbank(n_frames=MAX_LENGTH, remove_clip_mean=False)
         with torch.no_grad():
             feats = classifier.mods.mean_var_norm(fbank(wav[None]), None)
             exact = classifier.mods.classifier(classifier.mods.embedding_model(feats))
         diff = (ref - exact.squeeze(1)).abs().max().item()
         print(f"HF parity, wav input, no clip-mean removal: {diff:.3g}")
-        assert diff < 1e-6
+        assert diff < 1e-5
         assert classifier.classify_batch(wav[None])[3] == [LABELS[int(ref.argmax())]]
 
 
