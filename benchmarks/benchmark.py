@@ -36,7 +36,7 @@ Usage::
     python benchmarks/benchmark.py --threads 1 --seconds 1 5 10
     python benchmarks/benchmark.py --device cuda --sizes base small
     python benchmarks/benchmark.py --model results/esc50/model  # int8 accuracy
-    python benchmarks/benchmark.py --quick --out /tmp/RESULTS.md  # < 60 s
+    python benchmarks/benchmark.py --quick --out quick.md  # < 60 s
 
 Authors
  * speechbrain-ast contributors 2026
