@@ -377,6 +377,41 @@ def soft_cross_entropy(logits, targets):
     return -(targets * log_probs).sum(dim=-1).mean()
 
 
+def classification_loss(logits, targets, multi_label=False):
+    """The loss of a task whose kind is known only from its data.
+
+    Multi-label tagging: binary cross-entropy on sigmoid scores (AudioSet);
+    single-label classification: :func:`soft_cross_entropy` (exact with
+    mixup targets). A recipe YAML declares it with ``!name:`` and the
+    ``multi_label`` value the data gave.
+
+    Arguments
+    ---------
+    logits : torch.Tensor
+        Unnormalised scores ``[B, C]``.
+    targets : torch.Tensor
+        Multi-hot or (mixed) one-hot targets ``[B, C]``.
+    multi_label : bool
+        Which loss.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss.
+
+    Example
+    -------
+    >>> logits, targets = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]])
+    >>> round(classification_loss(logits, targets).item(), 4)  # log 2
+    0.6931
+    >>> round(classification_loss(logits, targets, multi_label=True).item(), 4)
+    0.6931
+    """
+    if multi_label:
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), targets)
+    return soft_cross_entropy(logits, targets)
+
+
 def balanced_sample_weights(label_lists, n_classes=None):
     """Per-clip sampling weights of the official ``gen_weight_file.py``.
 

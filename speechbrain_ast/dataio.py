@@ -1,17 +1,19 @@
-"""Datasets for the AST recipes: manifests -> SpeechBrain ``DynamicItemDataset``.
+"""The pieces of a recipe's ``dataio_prep`` that every AST recipe shares.
 
 Every prepare script writes CSV manifests with columns ``ID, duration, wav,
-labels`` (class names joined with ``;``) and a ``classes.txt``. This module
-turns them into datasets that yield ``sig`` (the mono waveform at the model's
-sample rate) and ``targets`` (one-hot or multi-hot float vector).
+labels`` (class names joined with ``;``) and a ``classes.txt``. A recipe's
+``dataio_prep`` builds SpeechBrain ``DynamicItemDataset`` objects from them
+with an audio pipeline (:func:`load_training_clip`) and a label pipeline
+(:func:`targets_from_labels`: one-hot or multi-hot float vectors), after
+:func:`check_manifest_labels` has checked every label.
 
 Authors
  * speechbrain-ast contributors 2026
 """
 
+import csv
+
 import torch
-from speechbrain.dataio.dataset import DynamicItemDataset
-from speechbrain.utils.data_pipeline import provides, takes
 
 from speechbrain_ast.audio import MIN_SAMPLES, AudioError, load_audio
 
@@ -81,64 +83,70 @@ def targets_from_labels(labels, class_index, item_id="?"):
     return target
 
 
-def build_datasets(manifests, classes, sample_rate=16000):
-    """Build one ``DynamicItemDataset`` per manifest, yielding sig and targets.
-
-    Labels are checked when the datasets are built, so an unknown label fails
-    before training starts; unreadable audio raises an ``AudioError`` naming
-    the file when it is loaded.
+def load_training_clip(path, sample_rate=16000):
+    """Read one manifest clip for training or evaluation (mono, ``sample_rate``).
 
     Arguments
     ---------
-    manifests : dict
-        Split name -> CSV manifest path.
-    classes : list of str
-        Class names in output order.
+    path : str
+        Audio file of a manifest row.
     sample_rate : int
-        Waveforms are resampled to this rate when needed.
+        Rate of the model's features; other rates are resampled.
 
     Returns
     -------
-    dict
-        Split name -> ``DynamicItemDataset`` with output keys
-        ``id, sig, targets``.
+    torch.Tensor
+        Waveform ``[samples]``.
+
+    Raises
+    ------
+    AudioError
+        The file is unreadable, or shorter than one 25 ms analysis window
+        (the message names the file).
 
     Example
     -------
     >>> import soundfile, numpy
-    >>> tmp = getfixture("tmpdir")
-    >>> wav = tmp.join("a.wav").strpath
-    >>> soundfile.write(wav, numpy.zeros(16000), 16000)
-    >>> _ = tmp.join("m.csv").write(f"ID,duration,wav,labels\\nx,1.0,{wav},dog\\n")
-    >>> sets = build_datasets({"train": tmp.join("m.csv").strpath}, ["cat", "dog"])
-    >>> item = sets["train"][0]
-    >>> item["sig"].shape, item["targets"].tolist()
-    (torch.Size([16000]), [0.0, 1.0])
+    >>> path = getfixture("tmpdir").join("a.wav").strpath
+    >>> soundfile.write(path, numpy.zeros(100), 16000)
+    >>> load_training_clip(path)
+    Traceback (most recent call last):
+    ...
+    speechbrain_ast.audio.AudioError: ...a.wav: shorter than one 25 ms analysis window
     """
-    class_index = {name: index for index, name in enumerate(classes)}
+    signal = load_audio(path, sample_rate)
+    if len(signal) < MIN_SAMPLES * sample_rate // 16000:
+        raise AudioError(f"{path}: shorter than one 25 ms analysis window")
+    return signal
 
-    @takes("wav")
-    @provides("sig")
-    def audio_pipeline(wav):
-        signal = load_audio(wav, sample_rate)
-        if len(signal) < MIN_SAMPLES * sample_rate // 16000:
-            raise AudioError(f"{wav}: shorter than one 25 ms analysis window")
-        return signal
 
-    @takes("id", "labels")
-    @provides("targets")
-    def label_pipeline(item_id, labels):
-        return targets_from_labels(labels, class_index, item_id)
+def check_manifest_labels(csv_path, class_index):
+    """Fail before training when a manifest row has no or an unknown label.
 
-    datasets = {}
-    for split, path in manifests.items():
-        dataset = DynamicItemDataset.from_csv(
-            csv_path=path,
-            dynamic_items=[audio_pipeline, label_pipeline],
-            output_keys=["id", "sig", "targets"],
-        )
-        with dataset.output_keys_as(["id", "labels"]):
-            for item in dataset:
-                targets_from_labels(item["labels"], class_index, item["id"])
-        datasets[split] = dataset
-    return datasets
+    Arguments
+    ---------
+    csv_path : str
+        Manifest with ``ID`` and ``labels`` columns.
+    class_index : dict
+        Class name -> output index (from ``classes.txt``).
+
+    Raises
+    ------
+    ValueError
+        Naming the manifest, the item and the label.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir").join("m.csv")
+    >>> _ = path.write("ID,duration,wav,labels\\nx,1.0,a.wav,bird\\n")
+    >>> check_manifest_labels(path.strpath, {"dog": 0})
+    Traceback (most recent call last):
+    ...
+    ValueError: ...m.csv: item x: label 'bird' is not one of the 1 classes
+    """
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                targets_from_labels(row["labels"], class_index, row["ID"])
+            except ValueError as error:
+                raise ValueError(f"{csv_path}: {error}") from None

@@ -12,11 +12,14 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import logging
 import os
 
 import torch
 import yaml
 from speechbrain.dataio.encoder import CategoricalEncoder
+
+logger = logging.getLogger(__name__)
 
 HPARAMS_TEMPLATE = """\
 # AST model folder written by speechbrain-ast ({origin}).
@@ -173,6 +176,7 @@ def write_model_folder(
     _atomic_save(head.state_dict(), os.path.join(out_dir, "classifier.ckpt"))
     label_encoder_from_list(labels).save(os.path.join(out_dir, "label_encoder.txt"))
     _atomic_write_text(text, os.path.join(out_dir, "hyperparams.yaml"))
+    logger.info("model folder written to %s", out_dir)
     return out_dir
 
 

@@ -9,10 +9,21 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import logging
 import math
 import os
 
-__all__ = ["plot_confusion_matrix", "plot_learning_curves", "plot_per_class_ap"]
+# Matplotlib logs font discovery at DEBUG level; SpeechBrain sends DEBUG to
+# log.txt, where those lines would drown the run's own messages.
+logging.getLogger("matplotlib").setLevel(logging.WARNING)
+logging.getLogger("PIL").setLevel(logging.WARNING)
+
+__all__ = [
+    "learning_curve_panels",
+    "plot_confusion_matrix",
+    "plot_learning_curves",
+    "plot_per_class_ap",
+]
 
 
 def _new_figure(width, height):
@@ -180,18 +191,20 @@ def plot_per_class_ap(per_class_rows, path, top_n=40, which="best"):
 
 
 def plot_learning_curves(train_log_rows, path):
-    """Plot per-epoch curves: losses, other metrics and (if present) the lr.
+    """Plot per-epoch curves, one quantity per panel, over every epoch.
 
-    Every numeric key other than ``epoch`` is drawn against ``epoch``: keys
-    containing ``loss`` in one panel, ``lr`` on a log scale in another, all
-    the rest (accuracy, mAP, ...) in a third. Missing or non-numeric values
-    are skipped.
+    Keys are grouped by the quantity they measure, whatever their prefix
+    (``train_loss`` and ``valid_loss`` share the loss panel;
+    ``valid_accuracy``, ``valid_cum_accuracy`` and
+    ``valid_monitored_test_accuracy`` share the accuracy panel); times in
+    seconds (keys ending in ``_s``) and the learning rate (``lr``, log scale)
+    get panels of their own. Missing or non-numeric values are skipped.
 
     Arguments
     ---------
     train_log_rows : list of dict
         E.g. ``{"epoch": 1, "train_loss": 0.3, "valid_loss": 0.4,
-        "valid_accuracy": 0.9, "valid_mAP": 0.4}``.
+        "valid_accuracy": 0.9, "train_step_s": 12.0}``.
     path : str or os.PathLike
         Output PNG file.
 
@@ -207,6 +220,8 @@ def plot_learning_curves(train_log_rows, path):
     >>> png = getfixture("tmpdir").join("lc.png")
     >>> plot_learning_curves(rows, png) == png.strpath and png.isfile()
     True
+    >>> sorted(learning_curve_panels(rows))
+    ['learning rate', 'loss', 'mAP']
     """
     series = {}
     for index, row in enumerate(train_log_rows):
@@ -223,26 +238,65 @@ def plot_learning_curves(train_log_rows, path):
             series.setdefault(key, ([], []))
             series[key][0].append(float(epoch))
             series[key][1].append(value)
-    groups = [
-        ("loss", [k for k in series if "loss" in k.lower()]),
-        ("metric", [k for k in series if "loss" not in k.lower() and k != "lr"]),
-        ("learning rate", [k for k in series if k == "lr"]),
-    ]
-    groups = [(title, keys) for title, keys in groups if keys]
-    figure = _new_figure(5.0 * max(len(groups), 1), 4.0)
-    if not groups:
+    panels = learning_curve_panels(train_log_rows)
+    columns = min(3, max(len(panels), 1))
+    rows_of_panels = max(1, math.ceil(len(panels) / columns))
+    figure = _new_figure(5.0 * columns, 3.6 * rows_of_panels)
+    if not panels:
         axes = figure.add_subplot(1, 1, 1)
         axes.set_title("no numeric values to plot")
-    for position, (title, keys) in enumerate(groups, start=1):
-        axes = figure.add_subplot(1, len(groups), position)
+    for position, (title, keys) in enumerate(panels.items(), start=1):
+        axes = figure.add_subplot(rows_of_panels, columns, position)
         for key in keys:
+            if key not in series:
+                continue
             epochs, values = series[key]
             axes.plot(epochs, values, marker="o", markersize=3, label=key)
         if title == "learning rate" and all(v > 0 for k in keys for v in series[k][1]):
             axes.set_yscale("log")
         axes.set_xlabel("epoch")
+        axes.set_ylabel(title)
         axes.set_title(title)
         axes.grid(alpha=0.3)
-        axes.legend(fontsize=8)
+        axes.legend(fontsize=7)
     figure.tight_layout()
     return _save(figure, path)
+
+
+METRIC_NAMES = ("loss", "accuracy", "mAP", "mAUC", "d_prime")
+
+
+def learning_curve_panels(train_log_rows):
+    """Group the numeric columns of a run history by the quantity they measure.
+
+    Arguments
+    ---------
+    train_log_rows : list of dict
+        Per-epoch rows.
+
+    Returns
+    -------
+    dict
+        Panel title -> column names, in first-seen order.
+
+    Example
+    -------
+    >>> learning_curve_panels([{"epoch": 1, "train_loss": 1, "valid_cum_accuracy": 0.5,
+    ...                         "train_data_wait_s": 2.0, "lr": 1e-3}])
+    {'loss': ['train_loss'], 'accuracy': ['valid_cum_accuracy'], 'time (s)': ['train_data_wait_s'], 'learning rate': ['lr']}
+    """
+    panels = {}
+    for row in train_log_rows:
+        for key, value in row.items():
+            if key == "epoch" or isinstance(value, (str, bool)) or value is None:
+                continue
+            if key == "lr":
+                title = "learning rate"
+            elif key.endswith("_s"):
+                title = "time (s)"
+            else:
+                title = next((m for m in METRIC_NAMES if key.endswith(m)), key)
+            keys = panels.setdefault(title, [])
+            if key not in keys:
+                keys.append(key)
+    return panels

@@ -35,7 +35,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DETERMINISTIC = (
     "--init scratch --embed_dim 32 --depth 1 --num_heads 2 --n_classes 3 "
     "--number_of_epochs 2 --num_workers 0 --device cpu --seed 0 "
-    "--mixup 0 --freqm 0 --timem 0 --noise False"
+    "--mixup_prob 0 --freqm 0 --timem 0 --noise_scale 0 --time_roll 0"
 ).split()
 VALID_LOADER = ["--valid_dataloader_options", "{batch_size: 6, num_workers: 0}"]
 
@@ -132,7 +132,7 @@ def test_two_gloo_processes_match_one_process(samples, tmp_path):
     assert [line.split(",")[0] for line in train_log] == [
         "epoch: 1",
         "epoch: 2",
-        "evaluated: test_best_valid - test loss: "
+        "Epoch loaded: 2 - test loss: "
         + train_log[-1].split("test loss: ")[1].split(",")[0],
     ]
     assert len(list((ddp / "save").glob("CKPT+*"))) == 1

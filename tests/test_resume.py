@@ -24,10 +24,10 @@ import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from speechbrain_ast.rng import (
+from speechbrain_ast.resumable import (
     STAGING_PREFIX,
     ResumableCheckpointer,
-    make_resumable,
+    RNGState,
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,7 +195,9 @@ def test_kill_while_saving_leaves_only_complete_checkpoints(tmp_path):
         p.name for p in tmp_path.iterdir() if p.name.startswith(STAGING_PREFIX)
     ]
     assert len(leftovers) == 1
-    checkpointer = make_resumable(_fresh_checkpointer(tmp_path))
+    checkpointer = ResumableCheckpointer(tmp_path)  # removes the leftovers
+    checkpointer.add_recoverable("model", torch.nn.Linear(2, 2))
+    checkpointer.add_recoverable("head", torch.nn.Linear(2, 1))
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
     assert [c.meta["epoch"] for c in checkpointer.list_checkpoints()] == [1]
     recovered = checkpointer.recover_if_possible()
@@ -208,8 +210,8 @@ def test_kill_while_saving_leaves_only_complete_checkpoints(tmp_path):
 
 
 def test_atomic_delete_and_rng_state_roundtrip(tmp_path):
-    checkpointer = make_resumable(
-        Checkpointer(tmp_path, {"model": torch.nn.Linear(2, 2)})
+    checkpointer = ResumableCheckpointer(
+        tmp_path, {"model": torch.nn.Linear(2, 2), "rng_state": RNGState()}
     )
     for epoch in (1, 2, 3):
         checkpointer.save_and_keep_only(meta={"epoch": epoch}, num_to_keep=1)

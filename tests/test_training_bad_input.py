@@ -7,7 +7,7 @@ file path (not skipped: skipping would silently change the data, the number of
 batches per DDP rank and the exact resumability of the run). A label that is
 not in ``classes.txt`` stops the run before training starts.
 
-The runs are in-process: the recipe's YAML and ``run_experiment``, what the
+The runs are in-process: the recipe's YAML, ``dataio_prep`` and Brain, what the
 recipe's ``train.py`` runs after its prepare step. From the command line the
 same ``AudioError`` ends the process, logged by SpeechBrain's exception hook.
 """
@@ -15,6 +15,7 @@ same ``AudioError`` ends the process, logged by SpeechBrain's exception hook.
 import importlib.util
 import pathlib
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -22,19 +23,28 @@ import soundfile
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ast.audio import AudioError
-from speechbrain_ast.training import load_datasets, run_experiment
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RECIPE = REPO / "recipes" / "SpeechCommands"
 
 
-def _prepare_module():
-    spec = importlib.util.spec_from_file_location(
-        "bad_input_sc_prepare", RECIPE / "sc_prepare.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def _recipe_module(name):
+    """Import a file of the Speech Commands recipe (its folder on sys.path, as
+    when ``train.py`` runs)."""
+    sys.path.insert(0, str(RECIPE))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            f"bad_input_{name}", RECIPE / f"{name}.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(RECIPE))
     return module
+
+
+def _prepare_module():
+    return _recipe_module("sc_prepare")
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +89,23 @@ def replace_wav(manifest, new_wav, row=0):
 
 
 def run(hparams):
-    datasets = load_datasets(hparams)
-    return run_experiment(hparams, {"device": "cpu", "noprogressbar": True}, datasets)
+    """The recipe's data preparation and training, in this process."""
+    recipe = _recipe_module("train")
+    datasets, _ = recipe.dataio_prep(hparams)
+    brain = recipe.SpeechCommandsBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts={"device": "cpu", "noprogressbar": True},
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        hparams["epoch_counter"],
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=hparams["train_dataloader_options"],
+        valid_loader_kwargs=hparams["valid_dataloader_options"],
+    )
 
 
 def make_missing(folder):
@@ -160,4 +185,4 @@ def test_unknown_label_is_an_error_before_training(prepared, tmp_path):
     with pytest.raises(
         ValueError, match=f"item {item}: label 'zebra' is not one of the 3"
     ):
-        load_datasets(hparams)
+        _recipe_module("train").dataio_prep(hparams)

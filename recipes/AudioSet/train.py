@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Recipe: AST on AudioSet (527-class multi-label tagging).
+"""Recipe for training the Audio Spectrogram Transformer (AST) on AudioSet.
+
+AudioSet (Gemmeke et al., ICASSP 2017): 10-second YouTube clips tagged with
+any of 527 sound classes (multi-label). The best epoch is selected by mAP on
+a part of the training set held out for validation; the eval set is the test
+set; the weight average (WA) of a range of epochs is evaluated too.
 
 To run this recipe (balanced set; ``hparams/ast_full.yaml`` for the full set):
 > python train.py hparams/ast.yaml --data_folder /path/to/audioset
@@ -7,9 +12,7 @@ To run this recipe (balanced set; ``hparams/ast_full.yaml`` for the full set):
 The data folder holds the official segment CSVs, ``class_labels_indices.csv``
 and an ``audio/`` folder of downloaded clips named by YouTube id (see
 ``audioset_prepare.py`` for the accepted names). Missing or unreadable clips
-are skipped and listed in ``<save_folder>/skipped.txt``. The best epoch is
-selected by mAP on a held-out part of the training set; the eval set is the
-test set; weight averaging (WA) of a range of epochs is evaluated too.
+are skipped and listed in ``<save_folder>/skipped.txt``.
 
 With ``--data_format shards`` the training clips are packed once into
 WebDataset tar shards (``<save_folder>/shards``, FLAC at 16 kHz) and streamed
@@ -25,20 +28,184 @@ import csv
 import os
 import sys
 
+import speechbrain as sb
 import torch
 from audioset_prepare import prepare_audioset
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_ast.dataio import read_classes
-from speechbrain_ast.shards import ShardDataset, write_shards
-from speechbrain_ast.training import load_datasets, run_experiment, setup_experiment
+from speechbrain_ast.averaging import average_checkpoints_by_epoch
+from speechbrain_ast.dataio import (
+    check_manifest_labels,
+    load_training_clip,
+    read_classes,
+    targets_from_labels,
+)
+from speechbrain_ast.history import StepTimer
+from speechbrain_ast.metrics import TaggingStats
+from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.reports import (
+    plot_run_history,
+    write_evaluation_reports,
+    write_results_json,
+)
+from speechbrain_ast.shards import ShardDataset, ShardLoader, write_shards
 
-DATA_FORMATS = ("csv", "shards")
+
+class AudioSetBrain(sb.Brain):
+    """AST for multi-label audio tagging, official AudioSet pipeline.
+
+    waveform -> [mixup] -> Kaldi fbank -> [SpecAugment] -> (x - mean) / (2 std)
+    -> AST -> head -> logits; BCE loss; the mAP of the sigmoid scores selects
+    the checkpoint, with mAUC and d' logged beside it.
+
+    Arguments
+    ---------
+    *args, **kwargs
+        As ``speechbrain.Brain``.
+    train_sampler : torch.utils.data.Sampler or ShardLoader, optional
+        The balanced sampler (or the shard stream) of the training set, so
+        that ``fit`` calls its ``set_epoch`` every epoch.
+    """
+
+    def __init__(self, *args, train_sampler=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.train_sampler = train_sampler
+
+    def compute_forward(self, batch, stage):
+        """Features, augmentation (training only) and the model; returns logits and targets."""
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        targets = batch.targets.data
+        if stage == sb.Stage.TRAIN:
+            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets)
+        feats = self.modules.compute_features(wavs, lens)
+        if stage == sb.Stage.TRAIN:
+            feats = self.modules.spec_augment(feats)
+        feats = self.modules.mean_var_norm(feats, lens)
+        embeddings = self.modules.embedding_model(feats, lens)
+        logits = self.modules.classifier(embeddings).squeeze(1)
+        return logits, targets
+
+    def compute_objectives(self, predictions, batch, stage):
+        """BCE on (mixed) targets; collects sigmoid scores outside training."""
+        logits, targets = predictions
+        loss = self.hparams.compute_cost(logits.float(), targets)
+        if stage != sb.Stage.TRAIN:
+            self.scores.append(batch.id, torch.sigmoid(logits.float()), targets)
+        return loss
+
+    def on_fit_batch_start(self, batch, should_step):
+        """Set this step's learning rate (official warm-up and decay)."""
+        self.step_timer.step_start()
+        self.current_lr = self.hparams.lr_schedule(
+            self.optimizer, self.hparams.epoch_counter.current, self.optimizer_step
+        )
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Account the step time (data-wait is the gap to the next step)."""
+        self.step_timer.step_end()
+
+    def on_stage_start(self, stage, epoch=None):
+        """Fresh score accumulator and step timer."""
+        self.scores = TaggingStats()
+        self.step_timer = StepTimer()
+        if stage == sb.Stage.TRAIN:
+            self.current_lr = None
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Log, record the epoch in the run history, checkpoint on validation."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss, **self.step_timer.summary()}
+            return
+        history = self.hparams.history
+        summary = self.scores.summarize()
+        stats = {
+            "loss": stage_loss,
+            **{k: summary[k] for k in ("mAP", "mAUC", "d_prime")},
+        }
+        if stage == sb.Stage.VALID:
+            stats["cum_mAP"] = history.ensemble_metric(
+                history.valid_ensemble, self.scores, "mAP"
+            )
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": self.current_lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            history.add_epoch(
+                {"epoch": epoch, "lr": self.current_lr}
+                | {f"train_{key}": value for key, value in self.train_stats.items()}
+                | {f"valid_{key}": value for key, value in stats.items()}
+            )
+            self.checkpointer.save_and_keep_only(
+                meta={"epoch": epoch, "mAP": stats["mAP"]},
+                max_keys=["mAP"],
+                num_to_keep=self.hparams.keep_checkpoints,
+            )
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=stats,
+            )
+            self.test_stats, self.test_scores = stats, self.scores
+
+
+def dataio_prep(hparams):
+    """Datasets of the manifests written by ``prepare_audioset``.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``save_folder`` and ``sample_rate``.
+
+    Returns
+    -------
+    tuple
+        ``{"train", "valid", "test"}`` -> ``DynamicItemDataset`` with output
+        keys ``id, sig, targets``; and the class names in output order.
+    """
+    label_names = read_classes(os.path.join(hparams["save_folder"], "classes.txt"))
+    class_index = {name: index for index, name in enumerate(label_names)}
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return load_training_clip(wav, hparams["sample_rate"])
+
+    @sb.utils.data_pipeline.takes("id", "labels")
+    @sb.utils.data_pipeline.provides("targets")
+    def label_pipeline(item_id, labels):
+        return targets_from_labels(labels, class_index, item_id)
+
+    datasets = {}
+    for split in ("train", "valid", "test"):
+        manifest = os.path.join(hparams["save_folder"], f"{split}.csv")
+        check_manifest_labels(manifest, class_index)
+        datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_csv(
+            csv_path=manifest,
+            dynamic_items=[audio_pipeline, label_pipeline],
+            output_keys=["id", "sig", "targets"],
+        )
+    return datasets, label_names
 
 
 def balanced_sampler(hparams, train_set):
-    """Weighted sampler over the training clips (official label-frequency weights)."""
+    """Weighted sampler over the training clips (official label-frequency weights).
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``save_folder`` and ``seed``.
+    train_set : DynamicItemDataset
+        The training set of :func:`dataio_prep`.
+
+    Returns
+    -------
+    ReproducibleWeightedRandomSampler
+        Draws ``len(train_set)`` clips per epoch with replacement.
+    """
     path = os.path.join(hparams["save_folder"], "train_weights.csv")
     with open(path, newline="", encoding="utf-8") as handle:
         weights = {row["ID"]: float(row["weight"]) for row in csv.DictReader(handle)}
@@ -48,8 +215,22 @@ def balanced_sampler(hparams, train_set):
     )
 
 
-def shard_train_set(hparams):
-    """Write the training shards once (main process), then stream them."""
+def shard_stream(hparams, label_names):
+    """Write the training shards once (main process), then stream them.
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's hyperparameters (``shard_*``, ``epoch_size``,
+        ``shuffle_buffer``, ``balanced_sampling``, ...).
+    label_names : list of str
+        Class names in output order.
+
+    Returns
+    -------
+    ShardDataset
+        The resumable training stream.
+    """
     save = hparams["save_folder"]
     run_on_main(
         write_shards,
@@ -66,7 +247,7 @@ def shard_train_set(hparams):
     )
     return ShardDataset(
         hparams["shard_folder"],
-        read_classes(os.path.join(save, "classes.txt")),
+        label_names,
         batch_size=hparams["batch_size"],
         sample_rate=hparams["sample_rate"],
         epoch_size=hparams["epoch_size"],
@@ -77,7 +258,17 @@ def shard_train_set(hparams):
 
 
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:])
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    if hparams["data_format"] not in ("csv", "shards"):
+        sys.exit(f"data_format must be csv or shards, got {hparams['data_format']!r}")
     run_on_main(
         prepare_audioset,
         kwargs={
@@ -92,14 +283,99 @@ if __name__ == "__main__":
             "skip_prep": hparams["skip_prep"],
         },
     )
-    sampler = None
-    if hparams["data_format"] not in DATA_FORMATS:
-        raise ValueError(f"data_format must be one of {DATA_FORMATS}")
+    datasets, label_names = dataio_prep(hparams)
+    if len(label_names) != hparams["n_classes"]:
+        sys.exit(
+            f"the data has {len(label_names)} classes, the model is built for "
+            f"n_classes={hparams['n_classes']}: pass --n_classes {len(label_names)}"
+        )
+
+    train_set, train_options, sampler = (
+        datasets["train"],
+        dict(hparams["train_dataloader_options"]),
+        None,
+    )
     if hparams["data_format"] == "shards":
-        datasets = load_datasets(hparams, splits=("valid", "test"))
-        datasets["train"] = shard_train_set(hparams)
-    else:
-        datasets = load_datasets(hparams)
-        if hparams["balanced_sampling"]:
-            sampler = balanced_sampler(hparams, datasets["train"])
-    run_experiment(hparams, run_opts, datasets, train_sampler=sampler)
+        options = hparams["train_dataloader_options"]
+        train_set = sampler = ShardLoader(
+            shard_stream(hparams, label_names),
+            num_workers=options["num_workers"],
+            pin_memory=options.get("pin_memory", False),
+            prefetch_factor=options.get("prefetch_factor"),
+        )
+        hparams["checkpointer"].add_recoverable("shard_loader", sampler)
+    elif hparams["balanced_sampling"]:
+        sampler = balanced_sampler(hparams, train_set)
+        train_options.pop("shuffle", None)
+        train_options["sampler"] = sampler
+
+    brain = AudioSetBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+        train_sampler=sampler,
+    )
+    brain.fit(
+        brain.hparams.epoch_counter,
+        train_set,
+        datasets["valid"],
+        train_loader_kwargs=train_options,
+        valid_loader_kwargs=hparams["valid_dataloader_options"],
+    )
+    # Before evaluation reloads the best checkpoint (and its shorter history).
+    plot_run_history(hparams["history"].rows, hparams["output_folder"])
+
+    results, evaluated = {}, {}
+    brain.evaluate(
+        datasets["test"],
+        max_key="mAP",
+        test_loader_kwargs=hparams["valid_dataloader_options"],
+    )
+    results["best_valid"], evaluated["test_best_valid"] = (
+        brain.test_stats,
+        brain.test_scores,
+    )
+    if hparams["weight_averaging"]:
+        averaged = average_checkpoints_by_epoch(
+            brain.checkpointer,
+            hparams["wa_start"],
+            hparams["wa_end"],
+            ["embedding_model", "classifier"],
+        )
+        for name, state in averaged.items():
+            hparams[name].load_state_dict(state)
+        brain.checkpointer.save_checkpoint(
+            name="weight_average", meta={"weight_average": 1.0}
+        )
+        brain.evaluate(
+            datasets["test"],
+            max_key="weight_average",
+            test_loader_kwargs=hparams["valid_dataloader_options"],
+        )
+        results["wa"], evaluated["test_wa"] = brain.test_stats, brain.test_scores
+
+    # Results and the model folder first; figures are optional extras.
+    write_results_json(os.path.join(hparams["output_folder"], "results.json"), results)
+    run_on_main(
+        write_model_folder,
+        kwargs={
+            "out_dir": hparams["model_folder"],
+            "encoder": hparams["embedding_model"],
+            "head": hparams["classifier"],
+            "labels": label_names,
+            "norm_mean": hparams["norm_mean"],
+            "norm_std": hparams["norm_std"],
+            "multi_label": True,
+            "sample_rate": hparams["sample_rate"],
+            "origin": "trained by {}, {} weights".format(
+                os.path.basename(hparams["output_folder"].rstrip("/")),
+                "weight-averaged" if hparams["weight_averaging"] else "best-validation",
+            ),
+        },
+    )
+    for name, scores in evaluated.items():
+        write_evaluation_reports(
+            scores, label_names, True, hparams["output_folder"], name
+        )

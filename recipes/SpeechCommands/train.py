@@ -1,26 +1,178 @@
 #!/usr/bin/env python3
-"""Recipe: AST on Speech Commands V2-35 (35-way keyword classification).
+"""Recipe for training the Audio Spectrogram Transformer (AST) on Speech Commands V2-35.
+
+Speech Commands v0.02 (P. Warden, 2018): one-second clips of 35 spoken words;
+the official validation and test lists define the splits. The epoch with the
+best validation accuracy is selected and its test accuracy reported (the
+paper's protocol); the model folder is exported to ``<output_folder>/model``.
 
 To run this recipe:
 > python train.py hparams/ast.yaml --data_folder /path/to/speech_commands_v0.02
-
-Selects the epoch with the best validation accuracy and reports its test
-accuracy (the paper's protocol), then exports a model folder to
-``<output_folder>/model``.
 
 Authors
  * speechbrain-ast contributors 2026
 """
 
+import os
 import sys
 
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
 from sc_prepare import prepare_speech_commands
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_ast.training import load_datasets, run_experiment, setup_experiment
+from speechbrain_ast.averaging import average_checkpoints_by_epoch
+from speechbrain_ast.dataio import (
+    check_manifest_labels,
+    load_training_clip,
+    read_classes,
+    targets_from_labels,
+)
+from speechbrain_ast.history import StepTimer
+from speechbrain_ast.metrics import TaggingStats
+from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.reports import (
+    plot_run_history,
+    write_evaluation_reports,
+    write_results_json,
+)
+
+
+class SpeechCommandsBrain(sb.Brain):
+    """AST for keyword classification, official Speech Commands pipeline.
+
+    waveform -> [mixup] -> Kaldi fbank -> [SpecAugment] -> (x - mean) / (2 std)
+    -> [noise + time roll] -> AST -> head -> logits; BCE loss as the official
+    recipe; accuracy of the scores selects the checkpoint.
+    """
+
+    def compute_forward(self, batch, stage):
+        """Features, augmentation (training only) and the model; returns logits and targets."""
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        targets = batch.targets.data
+        if stage == sb.Stage.TRAIN:
+            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets)
+        feats = self.modules.compute_features(wavs, lens)
+        if stage == sb.Stage.TRAIN:
+            feats = self.modules.spec_augment(feats)
+        feats = self.modules.mean_var_norm(feats, lens)
+        if stage == sb.Stage.TRAIN:
+            feats = self.hparams.feature_noise(feats)
+        embeddings = self.modules.embedding_model(feats, lens)
+        logits = self.modules.classifier(embeddings).squeeze(1)
+        return logits, targets
+
+    def compute_objectives(self, predictions, batch, stage):
+        """BCE on (mixed) targets; collects softmax scores outside training."""
+        logits, targets = predictions
+        loss = self.hparams.compute_cost(logits.float(), targets)
+        if stage != sb.Stage.TRAIN:
+            self.scores.append(batch.id, torch.softmax(logits.float(), -1), targets)
+        return loss
+
+    def on_fit_batch_start(self, batch, should_step):
+        """Set this step's learning rate (official warm-up and decay)."""
+        self.step_timer.step_start()
+        self.current_lr = self.hparams.lr_schedule(
+            self.optimizer, self.hparams.epoch_counter.current, self.optimizer_step
+        )
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Account the step time (data-wait is the gap to the next step)."""
+        self.step_timer.step_end()
+
+    def on_stage_start(self, stage, epoch=None):
+        """Fresh score accumulator and step timer."""
+        self.scores = TaggingStats()
+        self.step_timer = StepTimer()
+        if stage == sb.Stage.TRAIN:
+            self.current_lr = None
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Log, record the epoch in the run history, checkpoint on validation."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss, **self.step_timer.summary()}
+            return
+        history = self.hparams.history
+        stats = {"loss": stage_loss, "accuracy": self.scores.summarize("accuracy")}
+        if stage == sb.Stage.VALID:
+            stats["cum_accuracy"] = history.ensemble_metric(
+                history.valid_ensemble, self.scores, "accuracy"
+            )
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": self.current_lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            history.add_epoch(
+                {"epoch": epoch, "lr": self.current_lr}
+                | {f"train_{key}": value for key, value in self.train_stats.items()}
+                | {f"valid_{key}": value for key, value in stats.items()}
+            )
+            self.checkpointer.save_and_keep_only(
+                meta={"epoch": epoch, "accuracy": stats["accuracy"]},
+                max_keys=["accuracy"],
+                num_to_keep=self.hparams.keep_checkpoints,
+            )
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=stats,
+            )
+            self.test_stats, self.test_scores = stats, self.scores
+
+
+def dataio_prep(hparams):
+    """Datasets of the manifests written by ``prepare_speech_commands``.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``save_folder`` and ``sample_rate``.
+
+    Returns
+    -------
+    tuple
+        ``{"train", "valid", "test"}`` -> ``DynamicItemDataset`` with output
+        keys ``id, sig, targets``; and the class names in output order.
+    """
+    label_names = read_classes(os.path.join(hparams["save_folder"], "classes.txt"))
+    class_index = {name: index for index, name in enumerate(label_names)}
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return load_training_clip(wav, hparams["sample_rate"])
+
+    @sb.utils.data_pipeline.takes("id", "labels")
+    @sb.utils.data_pipeline.provides("targets")
+    def label_pipeline(item_id, labels):
+        return targets_from_labels(labels, class_index, item_id)
+
+    datasets = {}
+    for split in ("train", "valid", "test"):
+        manifest = os.path.join(hparams["save_folder"], f"{split}.csv")
+        check_manifest_labels(manifest, class_index)
+        datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_csv(
+            csv_path=manifest,
+            dynamic_items=[audio_pipeline, label_pipeline],
+            output_keys=["id", "sig", "targets"],
+        )
+    return datasets, label_names
+
 
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:])
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
     run_on_main(
         prepare_speech_commands,
         kwargs={
@@ -29,5 +181,79 @@ if __name__ == "__main__":
             "skip_prep": hparams["skip_prep"],
         },
     )
-    datasets = load_datasets(hparams)
-    run_experiment(hparams, run_opts, datasets)
+    datasets, label_names = dataio_prep(hparams)
+    if len(label_names) != hparams["n_classes"]:
+        sys.exit(
+            f"the data has {len(label_names)} classes, the model is built for "
+            f"n_classes={hparams['n_classes']}: pass --n_classes {len(label_names)}"
+        )
+
+    brain = SpeechCommandsBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=hparams["train_dataloader_options"],
+        valid_loader_kwargs=hparams["valid_dataloader_options"],
+    )
+    # Before evaluation reloads the best checkpoint (and its shorter history).
+    plot_run_history(hparams["history"].rows, hparams["output_folder"])
+
+    results, evaluated = {}, {}
+    brain.evaluate(
+        datasets["test"],
+        max_key="accuracy",
+        test_loader_kwargs=hparams["valid_dataloader_options"],
+    )
+    results["best_valid"], evaluated["test_best_valid"] = (
+        brain.test_stats,
+        brain.test_scores,
+    )
+    if hparams["weight_averaging"]:
+        averaged = average_checkpoints_by_epoch(
+            brain.checkpointer,
+            hparams["wa_start"],
+            hparams["wa_end"],
+            ["embedding_model", "classifier"],
+        )
+        for name, state in averaged.items():
+            hparams[name].load_state_dict(state)
+        brain.checkpointer.save_checkpoint(
+            name="weight_average", meta={"weight_average": 1.0}
+        )
+        brain.evaluate(
+            datasets["test"],
+            max_key="weight_average",
+            test_loader_kwargs=hparams["valid_dataloader_options"],
+        )
+        results["wa"], evaluated["test_wa"] = brain.test_stats, brain.test_scores
+
+    # Results and the model folder first; figures are optional extras.
+    write_results_json(os.path.join(hparams["output_folder"], "results.json"), results)
+    run_on_main(
+        write_model_folder,
+        kwargs={
+            "out_dir": hparams["model_folder"],
+            "encoder": hparams["embedding_model"],
+            "head": hparams["classifier"],
+            "labels": label_names,
+            "norm_mean": hparams["norm_mean"],
+            "norm_std": hparams["norm_std"],
+            "multi_label": False,
+            "sample_rate": hparams["sample_rate"],
+            "origin": "trained by {}, {} weights".format(
+                os.path.basename(hparams["output_folder"].rstrip("/")),
+                "weight-averaged" if hparams["weight_averaging"] else "best-validation",
+            ),
+        },
+    )
+    for name, scores in evaluated.items():
+        write_evaluation_reports(
+            scores, label_names, False, hparams["output_folder"], name
+        )

@@ -1,5 +1,13 @@
 """Exact resumption: RNG state in checkpoints, and all-or-nothing checkpoints.
 
+A recipe declares both in its YAML::
+
+    checkpointer: !new:speechbrain_ast.resumable.ResumableCheckpointer
+        checkpoints_dir: !ref <save_folder>
+        recoverables:
+            embedding_model: !ref <embedding_model>
+            rng_state: !new:speechbrain_ast.resumable.RNGState
+
 SpeechBrain restores the model, optimizer, epoch counter, step counters and the
 position of a ``SaveableDataLoader`` inside an epoch, but not the random number
 generators. A run resumed from an intra-epoch checkpoint (``--ckpt_interval_steps``
@@ -20,7 +28,8 @@ problem. ``ResumableCheckpointer`` fixes both: it saves into a hidden staging
 folder (``.staging-CKPT+<time>``) and renames it when every rank has written
 its files, and it deletes a checkpoint by renaming it to ``.trash-...`` before
 removing it. A rename is atomic, so a checkpoint folder either exists complete
-or does not exist; leftovers of a killed run are removed by ``make_resumable``.
+or does not exist; leftovers of a killed run are removed when the next
+run builds its ``ResumableCheckpointer``.
 The checkpoint layout is unchanged: anything that reads SpeechBrain
 checkpoints reads these.
 
@@ -121,8 +130,8 @@ def _distributed():
 class RNGState:
     """Checkpoint recoverable for the global RNGs of every process.
 
-    Register it with ``checkpointer.add_recoverable("rng_state", RNGState())``
-    (``make_resumable`` does). Saving gathers the state of every DDP rank
+    Declare it among the checkpointer's recoverables in the recipe YAML
+    (``rng_state: !new:speechbrain_ast.resumable.RNGState``). Saving gathers the state of every DDP rank
     (a collective call: SpeechBrain calls checkpoint savers on every rank);
     the main process writes them to one file. Loading restores this rank's
     state. When the number of processes changed since the checkpoint was
@@ -200,6 +209,10 @@ class ResumableCheckpointer(Checkpointer):
     >>> sorted(p.name.startswith(".") for p in saved.path.parent.iterdir())
     [False]
     """
+
+    def __init__(self, checkpoints_dir, recoverables=None, **kwargs):
+        super().__init__(checkpoints_dir, recoverables, **kwargs)
+        remove_incomplete_checkpoints(self.checkpoints_dir)
 
     def _new_checkpoint_dirpath(self):
         return self._staged(super()._new_checkpoint_dirpath())
@@ -346,42 +359,26 @@ def remove_incomplete_checkpoints(checkpoints_dir):
     return removed
 
 
-def make_resumable(checkpointer, rng_state=True):
-    """Make a SpeechBrain checkpointer all-or-nothing and RNG-exact.
+def loader_generator(seed):
+    """A seeded generator for a training ``DataLoader`` (its worker seeds).
 
-    Turns ``checkpointer`` (a ``speechbrain.utils.checkpoints.Checkpointer``,
-    e.g. the one built by a recipe's YAML) into a ``ResumableCheckpointer``
-    in place, removes the leftovers of an interrupted save, and registers an
-    ``RNGState`` recoverable as ``"rng_state"`` (optional on load, so
-    checkpoints written without it still load).
+    The loader then draws from its own generator, not from the global RNG,
+    so recovering a checkpoint in the middle of an epoch does not shift the
+    global random stream (mixup, SpecAugment) of the resumed run.
 
     Arguments
     ---------
-    checkpointer : Checkpointer
-        The recipe's checkpointer.
-    rng_state : bool
-        Register the RNG-state recoverable.
+    seed : int
+        The recipe's seed.
 
     Returns
     -------
-    Checkpointer
-        The same object.
+    torch.Generator
+        A CPU generator seeded with ``seed``.
 
     Example
     -------
-    >>> ckpt = Checkpointer(getfixture("tmpdir").strpath, {})
-    >>> ckpt = make_resumable(ckpt)
-    >>> type(ckpt).__name__, "rng_state" in ckpt.recoverables
-    ('ResumableCheckpointer', True)
+    >>> loader_generator(3).initial_seed()
+    3
     """
-    if type(checkpointer) is Checkpointer:
-        checkpointer.__class__ = ResumableCheckpointer
-    elif not isinstance(checkpointer, ResumableCheckpointer):
-        logger.warning(
-            "%s is not a plain Checkpointer: saves are not made atomic",
-            type(checkpointer).__name__,
-        )
-    remove_incomplete_checkpoints(checkpointer.checkpoints_dir)
-    if rng_state and RNG_RECOVERABLE not in checkpointer.recoverables:
-        checkpointer.add_recoverable(RNG_RECOVERABLE, RNGState(), optional_load=True)
-    return checkpointer
+    return torch.Generator().manual_seed(int(seed))
