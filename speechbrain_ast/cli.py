@@ -28,6 +28,8 @@ import shutil
 import sys
 import tempfile
 
+from speechbrain_ast.train_command import add_train_parser
+
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus")
 PATH_COLUMNS = ("wav", "path", "file", "filename", "audio", "filepath")
 
@@ -61,8 +63,8 @@ def build_parser():
     Returns
     -------
     argparse.ArgumentParser
-        The parser with the ``tag``, ``import``, ``export`` and ``stats``
-        subcommands.
+        The parser with the ``tag``, ``import``, ``export``, ``stats`` and
+        ``train`` subcommands.
 
     Example
     -------
@@ -225,6 +227,7 @@ def build_parser():
         "(default: the manifest's folder)",
     )
     stats.set_defaults(func=_cmd_stats)
+    add_train_parser(commands, argparse.HelpFormatter)
     return parser
 
 
@@ -254,7 +257,15 @@ def main(argv=None):
       ...	0...
     0
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Arguments after "--" are recipe overrides for `train`.
+    passthrough = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     args = build_parser().parse_args(argv)
+    if passthrough and args.command != "train":
+        _report("arguments after -- are only for the train command")
+        return EXIT_USAGE
+    args.overrides = passthrough
     try:
         return args.func(args)
     except CommandError as error:

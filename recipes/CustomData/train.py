@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+"""Recipe for training the Audio Spectrogram Transformer (AST) on your own sounds.
+
+``--data_folder`` is either a folder with one sub-folder per class, or a CSV
+file with ``path,label`` columns (``;`` between labels makes the task
+multi-label; optional ``split`` and ``group`` columns): see
+``custom_data_prepare.py``. Nothing else is needed: the split (stratified,
+seeded), the number of classes, single- or multi-label, the input length and
+the fbank statistics are derived from the data and written to
+``<save_folder>/data_config.yaml``; every YAML value set to ``auto`` comes
+from there unless given on the command line.
+
+To run this recipe:
+> python train.py hparams/ast.yaml --data_folder /path/to/my_sounds
+> python train.py hparams/ast_small_scratch.yaml --data_folder my_sounds.csv
+
+Single-label data: softmax scores, cross-entropy, accuracy selects the epoch.
+Multi-label data: sigmoid scores, BCE, mAP selects the epoch.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import os
+import sys
+
+import speechbrain as sb
+import torch
+import yaml
+from custom_data_prepare import prepare_custom_data, read_data_config
+from hyperpyyaml import load_hyperpyyaml, resolve_references
+from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_ast.averaging import average_checkpoints_by_epoch
+from speechbrain_ast.dataio import (
+    check_manifest_labels,
+    load_training_clip,
+    read_classes,
+    targets_from_labels,
+)
+from speechbrain_ast.history import StepTimer
+from speechbrain_ast.metrics import TaggingStats
+from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.reports import (
+    plot_run_history,
+    write_evaluation_reports,
+    write_results_json,
+)
+
+logger = get_logger(__name__)
+
+# YAML keys that may say ``auto``: their values come from data_config.yaml.
+DERIVED_KEYS = (
+    "n_classes",
+    "multi_label",
+    "n_frames",
+    "timem",
+    "norm_mean",
+    "norm_std",
+)
+
+
+class CustomDataBrain(sb.Brain):
+    """AST for your own single- or multi-label sound classification task.
+
+    waveform -> [mixup] -> Kaldi fbank -> [SpecAugment] -> (x - mean) / (2 std)
+    -> [noise + time roll] -> AST -> head -> logits. ``hparams.multi_label``
+    chooses sigmoid scores and mAP, or softmax scores and accuracy.
+    """
+
+    def compute_forward(self, batch, stage):
+        """Features, augmentation (training only) and the model; returns logits and targets."""
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        targets = batch.targets.data
+        if stage == sb.Stage.TRAIN:
+            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets)
+        feats = self.modules.compute_features(wavs, lens)
+        if stage == sb.Stage.TRAIN:
+            feats = self.modules.spec_augment(feats)
+        feats = self.modules.mean_var_norm(feats, lens)
+        if stage == sb.Stage.TRAIN:
+            feats = self.hparams.feature_noise(feats)
+        embeddings = self.modules.embedding_model(feats, lens)
+        logits = self.modules.classifier(embeddings).squeeze(1)
+        return logits, targets
+
+    def compute_objectives(self, predictions, batch, stage):
+        """The task's loss; collects the scores outside training."""
+        logits, targets = predictions
+        loss = self.hparams.compute_cost(logits.float(), targets)
+        if stage != sb.Stage.TRAIN:
+            self.scores.append(batch.id, self.probabilities(logits), targets)
+        return loss
+
+    def probabilities(self, logits):
+        """Sigmoid scores for multi-label data, softmax for single-label."""
+        if self.hparams.multi_label:
+            return torch.sigmoid(logits.float())
+        return torch.softmax(logits.float(), dim=-1)
+
+    @property
+    def main_metric(self):
+        """mAP selects the epoch for multi-label data, accuracy otherwise."""
+        return "mAP" if self.hparams.multi_label else "accuracy"
+
+    def on_fit_batch_start(self, batch, should_step):
+        """Set this step's learning rate (warm-up and decay)."""
+        self.step_timer.step_start()
+        self.current_lr = self.hparams.lr_schedule(
+            self.optimizer, self.hparams.epoch_counter.current, self.optimizer_step
+        )
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Account the step time (data-wait is the gap to the next step)."""
+        self.step_timer.step_end()
+
+    def on_stage_start(self, stage, epoch=None):
+        """Fresh score accumulator and step timer."""
+        self.scores = TaggingStats()
+        self.step_timer = StepTimer()
+        if stage == sb.Stage.TRAIN:
+            self.current_lr = None
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Log, record the epoch in the run history, checkpoint on validation."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss, **self.step_timer.summary()}
+            return
+        summary = self.scores.summarize()
+        names = (
+            ("mAP", "mAUC", "d_prime") if self.hparams.multi_label else ("accuracy",)
+        )
+        stats = {"loss": stage_loss, **{name: summary[name] for name in names}}
+        if stage == sb.Stage.VALID:
+            history = self.hparams.history
+            stats[f"cum_{self.main_metric}"] = history.ensemble_metric(
+                history.valid_ensemble, self.scores, self.main_metric
+            )
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": self.current_lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            history.add_epoch(
+                {"epoch": epoch, "lr": self.current_lr}
+                | {f"train_{key}": value for key, value in self.train_stats.items()}
+                | {f"valid_{key}": value for key, value in stats.items()}
+            )
+            self.checkpointer.save_and_keep_only(
+                meta={"epoch": epoch, self.main_metric: stats[self.main_metric]},
+                max_keys=[self.main_metric],
+                num_to_keep=self.hparams.keep_checkpoints,
+            )
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=stats,
+            )
+            self.test_stats, self.test_scores = stats, self.scores
+
+
+def dataio_prep(hparams):
+    """Datasets of the manifests written by ``prepare_custom_data``.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``save_folder`` and ``sample_rate``.
+
+    Returns
+    -------
+    tuple
+        ``{"train", "valid", "test"}`` -> ``DynamicItemDataset`` with output
+        keys ``id, sig, targets``; and the class names in output order.
+    """
+    label_names = read_classes(os.path.join(hparams["save_folder"], "classes.txt"))
+    class_index = {name: index for index, name in enumerate(label_names)}
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return load_training_clip(wav, hparams["sample_rate"])
+
+    @sb.utils.data_pipeline.takes("id", "labels")
+    @sb.utils.data_pipeline.provides("targets")
+    def label_pipeline(item_id, labels):
+        return targets_from_labels(labels, class_index, item_id)
+
+    datasets = {}
+    for split in ("train", "valid", "test"):
+        manifest = os.path.join(hparams["save_folder"], f"{split}.csv")
+        check_manifest_labels(manifest, class_index)
+        datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_csv(
+            csv_path=manifest,
+            dynamic_items=[audio_pipeline, label_pipeline],
+            output_keys=["id", "sig", "targets"],
+        )
+    return datasets, label_names
+
+
+class _IgnoreTagsLoader(yaml.SafeLoader):
+    """A safe YAML loader that reads HyperPyYAML tags (objects) as None."""
+
+
+_IgnoreTagsLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def plain_settings(hparams_file, overrides):
+    """The YAML's values with references resolved, before any object is built.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The recipe YAML.
+    overrides : dict
+        Command-line overrides.
+
+    Returns
+    -------
+    dict
+        Top-level keys; tagged entries (``!new:`` ...) come back unbuilt.
+    """
+    with open(hparams_file, encoding="utf-8") as fin:
+        resolved = resolve_references(fin, overrides)
+    return yaml.load(resolved, Loader=_IgnoreTagsLoader)
+
+
+def with_derived_values(settings, overrides, data_config):
+    """Overrides plus the data-derived value of every key the YAML leaves ``auto``.
+
+    Arguments
+    ---------
+    settings : dict
+        From :func:`plain_settings`.
+    overrides : dict
+        Command-line overrides (they win).
+    data_config : dict
+        From ``data_config.yaml``.
+
+    Returns
+    -------
+    dict
+        Overrides for ``load_hyperpyyaml``.
+    """
+    merged = dict(overrides)
+    for key in DERIVED_KEYS:
+        if key in settings and settings[key] == "auto" and key not in overrides:
+            merged[key] = data_config[key]
+    return merged
+
+
+if __name__ == "__main__":
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    overrides = yaml.safe_load(overrides) or {}
+    sb.utils.distributed.ddp_init_group(run_opts)
+
+    # The data decides what the YAML leaves to it (``auto``).
+    settings = plain_settings(hparams_file, overrides)
+    if not settings.get("data_folder"):
+        sys.exit(
+            "pass --data_folder: a folder with one sub-folder per class, or a CSV file"
+        )
+    run_on_main(
+        prepare_custom_data,
+        kwargs={
+            "data_folder": settings["data_folder"],
+            "save_folder": settings["save_folder"],
+            "valid_ratio": settings["valid_ratio"],
+            "test_ratio": settings["test_ratio"],
+            "seed": settings["seed"],
+            "max_frames": settings["max_frames"],
+            "skip_prep": settings["skip_prep"],
+        },
+    )
+    data_config = read_data_config(
+        os.path.join(settings["save_folder"], "data_config.yaml")
+    )
+    overrides = with_derived_values(settings, overrides, data_config)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    datasets, label_names = dataio_prep(hparams)
+    if len(label_names) != hparams["n_classes"]:
+        sys.exit(
+            f"the data has {len(label_names)} classes, the model is built for "
+            f"n_classes={hparams['n_classes']}: pass --n_classes {len(label_names)} or auto"
+        )
+
+    brain = CustomDataBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=hparams["train_dataloader_options"],
+        valid_loader_kwargs=hparams["valid_dataloader_options"],
+    )
+    # Before evaluation reloads the best checkpoint (and its shorter history).
+    plot_run_history(hparams["history"].rows, hparams["output_folder"])
+
+    results, evaluated = {}, {}
+    if len(datasets["test"]) == 0:
+        logger.info(
+            "the data has no test split: the model is exported without a test score"
+        )
+    else:
+        brain.evaluate(
+            datasets["test"],
+            max_key=brain.main_metric,
+            test_loader_kwargs=hparams["valid_dataloader_options"],
+        )
+        results["best_valid"] = brain.test_stats
+        evaluated["test_best_valid"] = brain.test_scores
+    if hparams["weight_averaging"]:
+        averaged = average_checkpoints_by_epoch(
+            brain.checkpointer,
+            hparams["wa_start"],
+            hparams["wa_end"],
+            ["embedding_model", "classifier"],
+        )
+        for name, state in averaged.items():
+            hparams[name].load_state_dict(state)
+        brain.checkpointer.save_checkpoint(
+            name="weight_average", meta={"weight_average": 1.0}
+        )
+        if len(datasets["test"]):
+            brain.evaluate(
+                datasets["test"],
+                max_key="weight_average",
+                test_loader_kwargs=hparams["valid_dataloader_options"],
+            )
+            results["wa"], evaluated["test_wa"] = brain.test_stats, brain.test_scores
+    elif len(datasets["test"]) == 0:
+        brain.checkpointer.recover_if_possible(max_key=brain.main_metric)
+
+    # Results and the model folder first; figures are optional extras.
+    write_results_json(os.path.join(hparams["output_folder"], "results.json"), results)
+    run_on_main(
+        write_model_folder,
+        kwargs={
+            "out_dir": hparams["model_folder"],
+            "encoder": hparams["embedding_model"],
+            "head": hparams["classifier"],
+            "labels": label_names,
+            "norm_mean": hparams["norm_mean"],
+            "norm_std": hparams["norm_std"],
+            "multi_label": hparams["multi_label"],
+            "sample_rate": hparams["sample_rate"],
+            "origin": "trained by {}, {} weights".format(
+                os.path.basename(hparams["output_folder"].rstrip("/")),
+                "weight-averaged" if hparams["weight_averaging"] else "best-validation",
+            ),
+        },
+    )
+    for name, scores in evaluated.items():
+        write_evaluation_reports(
+            scores, label_names, hparams["multi_label"], hparams["output_folder"], name
+        )

@@ -1,0 +1,173 @@
+"""``speechbrain-ast train``: the custom-data recipe in one command.
+
+``speechbrain-ast train DIR_OR_CSV --output OUT`` runs
+``recipes/CustomData/train.py`` with one of its YAML files, exactly as
+``python recipes/CustomData/train.py hparams/<name>.yaml --data_folder
+DIR_OR_CSV --output_folder OUT`` would; anything after ``--`` is passed to
+the recipe as further overrides (``-- --lr 5e-5 --batch_size 16``).
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+RECIPE = pathlib.Path(__file__).resolve().parent.parent / "recipes" / "CustomData"
+HPARAMS = {
+    "ast": "AST-base from ImageNet (DeiT-B/384), the paper's settings (GPU)",
+    "ast_small_scratch": "a small AST from scratch, no downloads (CPU)",
+}
+
+
+def add_train_parser(commands, formatter_class):
+    """Add the ``train`` subcommand to a ``speechbrain-ast`` subparsers object.
+
+    Arguments
+    ---------
+    commands : argparse._SubParsersAction
+        The subcommands of ``speechbrain-ast``.
+    formatter_class : type
+        Help formatter shared by the subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``train`` parser.
+
+    Example
+    -------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> train = add_train_parser(parser.add_subparsers(), argparse.HelpFormatter)
+    >>> args = parser.parse_args(["train", "sounds", "--output", "out"])
+    >>> args.data, args.output, args.hparams, args.epochs
+    ('sounds', 'out', 'ast', None)
+    """
+    train = commands.add_parser(
+        "train",
+        usage="speechbrain-ast train DIR_OR_CSV --output OUT [options] [-- RECIPE OVERRIDES]",
+        help="train an AST on your own labelled sounds (a folder per class, or a CSV)",
+        description="Run the custom-data recipe (recipes/CustomData/train.py): "
+        "split, classes, input length and fbank statistics are derived from the "
+        "data; the model folder is written to OUTPUT/model. Arguments after -- go "
+        "to the recipe as YAML overrides.",
+        formatter_class=formatter_class,
+    )
+    train.add_argument(
+        "data",
+        metavar="DIR_OR_CSV",
+        help="folder with one sub-folder per class, or a CSV with path,label[,split][,group]",
+    )
+    train.add_argument("--output", required=True, metavar="OUT", help="output folder")
+    train.add_argument(
+        "--hparams",
+        default="ast",
+        metavar="NAME_OR_FILE",
+        help="recipe YAML: "
+        + "; ".join(f"{name}: {what}" for name, what in HPARAMS.items())
+        + "; or the path of your own YAML (default: ast)",
+    )
+    train.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="epochs (default: the YAML's)",
+    )
+    train.add_argument(
+        "--init",
+        choices=("scratch", "imagenet", "audioset"),
+        default=None,
+        help="initialisation (default: the YAML's)",
+    )
+    train.add_argument(
+        "--init-source",
+        default=None,
+        metavar="SRC",
+        help="timm name or file (imagenet); official .pth, HF folder or Hub id (audioset)",
+    )
+    train.add_argument(
+        "--device", default=None, help="cpu, cuda or cuda:N (default: SpeechBrain's)"
+    )
+    train.set_defaults(func=run_train, overrides=[])
+    return train
+
+
+def recipe_command(args):
+    """The recipe command line that ``train`` runs.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed ``train`` arguments.
+
+    Returns
+    -------
+    list of str
+        ``[python, train.py, yaml, overrides...]``.
+
+    Example
+    -------
+    >>> import argparse
+    >>> args = argparse.Namespace(data="d", output="o", hparams="ast_small_scratch",
+    ...     epochs=3, init=None, init_source=None, device="cpu", overrides=["--lr", "1e-4"])
+    >>> [os.path.basename(part) for part in recipe_command(args)[1:]]  # doctest: +NORMALIZE_WHITESPACE
+    ['train.py', 'ast_small_scratch.yaml', '--data_folder', 'd', '--output_folder', 'o',
+     '--number_of_epochs', '3', '--device', 'cpu', '--lr', '1e-4']
+    """
+    if args.hparams in HPARAMS:
+        hparams = RECIPE / "hparams" / f"{args.hparams}.yaml"
+    else:
+        hparams = pathlib.Path(args.hparams)
+    command = [
+        sys.executable,
+        str(RECIPE / "train.py"),
+        str(hparams),
+        "--data_folder",
+        os.path.abspath(args.data) if os.path.exists(args.data) else args.data,
+        "--output_folder",
+        os.path.abspath(args.output),
+    ]
+    if args.epochs is not None:
+        command += ["--number_of_epochs", str(args.epochs)]
+    if args.init is not None:
+        command += ["--init", args.init]
+    if args.init_source is not None:
+        command += ["--init_source", args.init_source]
+    if args.device is not None:
+        command += ["--device", args.device]
+    return command + list(args.overrides)
+
+
+def run_train(args):
+    """Run the custom-data recipe; return its exit code.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed ``train`` arguments.
+
+    Returns
+    -------
+    int
+        The recipe's exit code (0 on success).
+    """
+    from speechbrain_ast.cli import EXIT_USAGE, CommandError
+
+    if not (RECIPE / "train.py").is_file():
+        raise CommandError(
+            f"{RECIPE}: the recipes folder is not here; `train` needs a source "
+            "checkout of speechbrain-ast (git clone, then pip install -e .)",
+            EXIT_USAGE,
+        )
+    command = recipe_command(args)
+    if not os.path.isfile(command[2]):
+        raise CommandError(f"{command[2]}: no such hparams file", EXIT_USAGE)
+    if not os.path.exists(args.data):
+        raise CommandError(f"{args.data}: no such folder or CSV file", EXIT_USAGE)
+    print("running:", " ".join(command[1:]), flush=True)
+    # The recipe imports its prepare script from its own folder.
+    return subprocess.run(command, cwd=os.getcwd()).returncode
