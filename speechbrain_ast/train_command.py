@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 RECIPE = pathlib.Path(__file__).resolve().parent.parent / "recipes" / "CustomData"
+EXIT_USAGE = 2  # as the other speechbrain-ast commands
 HPARAMS = {
     "ast": "AST-base from ImageNet (DeiT-B/384), the paper's settings (GPU)",
     "ast_small_scratch": "a small AST from scratch, no downloads (CPU)",
@@ -155,19 +156,20 @@ def run_train(args):
     int
         The recipe's exit code (0 on success).
     """
-    from speechbrain_ast.cli import EXIT_USAGE, CommandError
-
-    if not (RECIPE / "train.py").is_file():
-        raise CommandError(
-            f"{RECIPE}: the recipes folder is not here; `train` needs a source "
-            "checkout of speechbrain-ast (git clone, then pip install -e .)",
-            EXIT_USAGE,
-        )
+    problem = None
     command = recipe_command(args)
-    if not os.path.isfile(command[2]):
-        raise CommandError(f"{command[2]}: no such hparams file", EXIT_USAGE)
-    if not os.path.exists(args.data):
-        raise CommandError(f"{args.data}: no such folder or CSV file", EXIT_USAGE)
+    if not (RECIPE / "train.py").is_file():
+        problem = (
+            f"{RECIPE}: the recipes folder is not here; `train` needs a source "
+            "checkout of speechbrain-ast (git clone, then pip install -e .)"
+        )
+    elif not os.path.isfile(command[2]):
+        problem = f"{command[2]}: no such hparams file"
+    elif not os.path.exists(args.data):
+        problem = f"{args.data}: no such folder or CSV file"
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     print("running:", " ".join(command[1:]), flush=True)
     # The recipe imports its prepare script from its own folder.
     return subprocess.run(command, cwd=os.getcwd()).returncode

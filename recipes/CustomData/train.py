@@ -262,6 +262,13 @@ if __name__ == "__main__":
         sys.exit(
             "pass --data_folder: a folder with one sub-folder per class, or a CSV file"
         )
+    # Logging to <output_folder>/log.txt from the preparation on; the
+    # hyperparams.yaml written here is rewritten with the derived values below.
+    sb.create_experiment_directory(
+        experiment_directory=settings["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
     run_on_main(
         prepare_custom_data,
         kwargs={
