@@ -169,6 +169,61 @@ def average_checkpoints_by_epoch(checkpointer, first_epoch, last_epoch, module_n
     return result
 
 
+WEIGHT_AVERAGE = "weight_average"
+
+
+def apply_weight_average(checkpointer, first_epoch, last_epoch, modules):
+    """Load the mean weights of epochs ``first..last_epoch`` and checkpoint them.
+
+    The averaged weights go into ``modules`` and are saved as the checkpoint
+    ``CKPT+weight_average`` whose meta holds ``weight_average: 1.0``, so a
+    recipe evaluates them with ``brain.evaluate(test_set,
+    max_key=WEIGHT_AVERAGE)`` (the checkpoints of single epochs lack that
+    key and are never chosen) and ``speechbrain-ast export`` can export them.
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer
+        The recipe's checkpointer, holding one checkpoint per epoch of the range.
+    first_epoch, last_epoch : int
+        Inclusive epoch range (official ``wa_start``, ``wa_end``).
+    modules : dict
+        Recoverable name -> module to average (e.g. the encoder and head).
+
+    Returns
+    -------
+    str
+        The meta key of the averaged checkpoint (:data:`WEIGHT_AVERAGE`).
+
+    Example
+    -------
+    >>> from speechbrain.utils.checkpoints import Checkpointer
+    >>> model = torch.nn.Linear(1, 1, bias=False)
+    >>> checkpointer = Checkpointer(getfixture("tmpdir"), {"model": model})
+    >>> for epoch in (1, 2):
+    ...     _ = model.weight.data.fill_(float(epoch))
+    ...     _ = checkpointer.save_checkpoint(meta={"epoch": epoch})
+    >>> apply_weight_average(checkpointer, 1, 2, {"model": model})
+    'weight_average'
+    >>> model.weight.item(), checkpointer.find_checkpoint(max_key="weight_average").path.name
+    (1.5, 'CKPT+weight_average')
+    """
+    averaged = average_checkpoints_by_epoch(
+        checkpointer, first_epoch, last_epoch, list(modules)
+    )
+    for name, state in averaged.items():
+        modules[name].load_state_dict(state)
+    checkpointer.save_checkpoint(
+        name=WEIGHT_AVERAGE,
+        meta={
+            WEIGHT_AVERAGE: 1.0,
+            "wa_start": int(first_epoch),
+            "wa_end": int(last_epoch),
+        },
+    )
+    return WEIGHT_AVERAGE
+
+
 class EnsembleScores:
     """Running mean of score matrices (checkpoint-ensemble evaluation).
 

@@ -22,7 +22,7 @@ from hyperpyyaml import load_hyperpyyaml
 from sc_prepare import prepare_speech_commands
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_ast.averaging import average_checkpoints_by_epoch
+from speechbrain_ast.averaging import apply_weight_average
 from speechbrain_ast.dataio import (
     check_manifest_labels,
     load_training_clip,
@@ -216,20 +216,15 @@ if __name__ == "__main__":
         brain.test_scores,
     )
     if hparams["weight_averaging"]:
-        averaged = average_checkpoints_by_epoch(
+        wa_key = apply_weight_average(
             brain.checkpointer,
             hparams["wa_start"],
             hparams["wa_end"],
-            ["embedding_model", "classifier"],
-        )
-        for name, state in averaged.items():
-            hparams[name].load_state_dict(state)
-        brain.checkpointer.save_checkpoint(
-            name="weight_average", meta={"weight_average": 1.0}
+            {name: hparams[name] for name in ("embedding_model", "classifier")},
         )
         brain.evaluate(
             datasets["test"],
-            max_key="weight_average",
+            max_key=wa_key,
             test_loader_kwargs=hparams["valid_dataloader_options"],
         )
         results["wa"], evaluated["test_wa"] = brain.test_stats, brain.test_scores
