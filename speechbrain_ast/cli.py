@@ -125,10 +125,14 @@ def build_parser():
         "import",
         help="import an official or HuggingFace AST checkpoint",
         description="Write a SpeechBrain model folder from an official AST "
-        "checkpoint (.pth) or a HuggingFace ASTForAudioClassification folder.",
+        "checkpoint (.pth) or a HuggingFace ASTForAudioClassification folder "
+        "or Hub id (e.g. MIT/ast-finetuned-audioset-10-10-0.4593, downloaded "
+        "through huggingface_hub or read from its cache).",
     )
     imp.add_argument("--format", required=True, choices=("official", "hf"))
-    imp.add_argument("src", metavar="SRC", help="checkpoint file or folder")
+    imp.add_argument(
+        "src", metavar="SRC", help="checkpoint file, folder or HF Hub id (ORG/NAME)"
+    )
     imp.add_argument("out_dir", metavar="OUT_DIR", help="model folder to write")
     imp.add_argument(
         "--labels", metavar="CSV", default=None, help="class labels CSV (AudioSet)"
@@ -345,14 +349,17 @@ def _load_tagger(model_dir, device, int8):
 # ---------------------------------------------------------------- import
 def _cmd_import(args):
     """Import an official / HuggingFace checkpoint into a model folder."""
-    try:
-        from speechbrain_ast.checkpoints import import_checkpoint
-    except ImportError as error:
-        raise CommandError(
-            f"checkpoint import is not available ({_one_line(error)})"
-        ) from None
+    from speechbrain_ast.pretrained import HubUnavailableError, import_checkpoint
+    from speechbrain_ast.pretrained.huggingface import is_hub_id
+
     if not os.path.exists(args.src):
-        raise CommandError(f"{args.src}: not found")
+        if args.format != "hf":
+            raise CommandError(f"{args.src}: not found")
+        if not is_hub_id(args.src):
+            raise CommandError(
+                f"{args.src}: not found (--format hf takes a save_pretrained "
+                "folder or a Hub id ORG/NAME)"
+            )
     if args.labels is not None and not os.path.isfile(args.labels):
         raise CommandError(f"{args.labels}: labels file not found")
     extra = {}
@@ -373,6 +380,8 @@ def _cmd_import(args):
             tstride=args.tstride,
             **extra,
         )
+    except HubUnavailableError as error:
+        raise CommandError(str(error)) from None
     except Exception as error:
         raise CommandError(
             f"{args.src}: import failed ({type(error).__name__}: {_one_line(error)})"

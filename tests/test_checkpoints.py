@@ -8,18 +8,22 @@ import torch
 import yaml
 
 from speechbrain_ast.audio import load_audio
-from speechbrain_ast.checkpoints import (
-    convert_hf_state_dict,
-    import_checkpoint,
-    load_checkpoint,
-    load_hf_folder,
-    load_official_state_dict,
-    read_labels_csv,
-    resize_to_n_frames,
-    strides_from_name,
-)
 from speechbrain_ast.features import NORM_STATS, FixedNormalization, KaldiFbank
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
+from speechbrain_ast.pretrained.ast_checkpoints import (
+    import_checkpoint,
+    load_checkpoint,
+    read_labels_csv,
+)
+from speechbrain_ast.pretrained.geometry import resize_to_n_frames
+from speechbrain_ast.pretrained.huggingface import (
+    convert_hf_state_dict,
+    load_hf_folder,
+)
+from speechbrain_ast.pretrained.official import (
+    load_official_state_dict,
+    strides_from_name,
+)
 
 DIM, HEADS = 32, 4
 

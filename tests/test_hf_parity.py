@@ -10,13 +10,15 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from speechbrain_ast.audio import load_audio  # noqa: E402
-from speechbrain_ast.checkpoints import (  # noqa: E402
-    convert_hf_state_dict,
+from speechbrain_ast.features import NORM_STATS, KaldiFbank  # noqa: E402
+from speechbrain_ast.pretrained.ast_checkpoints import (  # noqa: E402
     import_checkpoint,
     load_checkpoint,
+)
+from speechbrain_ast.pretrained.huggingface import (  # noqa: E402
+    convert_hf_state_dict,
     load_hf_folder,
 )
-from speechbrain_ast.features import NORM_STATS, KaldiFbank  # noqa: E402
 
 MAX_LENGTH = 128
 LABELS = ["yes", "no", "up", "down", "left"]
