@@ -7,13 +7,14 @@ centre cut ``[n_src // 2 - n // 2 : n_src // 2 - n // 2 + n]`` when the
 target ``n`` is not larger, bilinear interpolation (``align_corners=False``)
 otherwise; prefix-token (cls/dist) embeddings unchanged.
 
-A bilinear resize along one axis leaves the other axis untouched, so that
-two-step rule equals: centre-cut every axis that shrinks, then one 2-D
-bilinear resize to the target. The resize is timm's
+A bilinear resize along one axis leaves the other axis untouched, so the
+rule is computed as: centre-cut every axis that shrinks, then resize time,
+then frequency, where they grow. Each resize is timm's
 ``resample_abs_pos_embed`` (bilinear, no antialiasing);
 ``tests/test_pretrained_geometry.py`` proves the numbers bitwise equal to the
-official two steps. Likewise the official sum of the RGB patch kernels is
-timm's ``adapt_input_conv(1, ...)``.
+official steps (one 2-D resize of both axes at once would differ in the last
+bits). Likewise the official sum of the RGB patch kernels is timm's
+``adapt_input_conv(1, ...)``.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -69,18 +70,20 @@ def adapt_pos_embed_tokens(pos_embed, num_prefix_tokens, src_grid, dst_grid):
     top, left = src_h // 2 - cut_h // 2, src_w // 2 - cut_w // 2
     grid = grid[:, top : top + cut_h, left : left + cut_w]
     tokens = torch.cat([prefix, grid.reshape(1, cut_h * cut_w, dim)], dim=1)
-    if (cut_h, cut_w) != (f_dim, t_dim):
-        # timm is slow to import; only growing grids need it.
-        from timm.layers import resample_abs_pos_embed
+    # Time first, then frequency, as the official code.
+    for old, new in (((cut_h, cut_w), (cut_h, t_dim)), ((cut_h, t_dim), dst_grid)):
+        if old != tuple(new):
+            # timm is slow to import; only growing grids need it.
+            from timm.layers import resample_abs_pos_embed
 
-        tokens = resample_abs_pos_embed(
-            tokens,
-            new_size=[f_dim, t_dim],
-            old_size=[cut_h, cut_w],
-            num_prefix_tokens=num_prefix_tokens,
-            interpolation="bilinear",
-            antialias=False,  # align_corners=None: False for bilinear
-        )
+            tokens = resample_abs_pos_embed(
+                tokens,
+                new_size=list(new),
+                old_size=list(old),
+                num_prefix_tokens=num_prefix_tokens,
+                interpolation="bilinear",
+                antialias=False,  # align_corners=None: False for bilinear
+            )
     return tokens.contiguous()
 
 
