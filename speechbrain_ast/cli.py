@@ -21,12 +21,14 @@ Authors
 """
 
 import argparse
+import contextlib
 import csv
 import json
 import os
 import shutil
 import sys
-import tempfile
+
+from speechbrain_ast.files import atomic_write
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus")
 PATH_COLUMNS = ("wav", "path", "file", "filename", "audio", "filepath")
@@ -398,8 +400,8 @@ def export_checkpoint(ckpt_dir, out_dir, like_dir):
     folder, e.g. the one training exported for its best epoch); the weights
     of every module the folder's pretrainer loads (``embedding_model``,
     ``classifier``) come from ``<ckpt_dir>/<name>.ckpt``. The weights must
-    load strictly (same keys and shapes) before anything is written; files
-    are written to a temporary folder and moved into place.
+    load strictly (same keys and shapes) before anything is written; no file
+    is replaced unless all of them were written.
 
     Arguments
     ---------
@@ -490,27 +492,20 @@ def export_checkpoint(ckpt_dir, out_dir, like_dir):
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise CommandError(f"{out_dir}: exists and is not a folder")
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    try:
+    os.makedirs(out_dir, exist_ok=True)
+    # Nothing is replaced unless every file was written.
+    with contextlib.ExitStack() as stack:
+
+        def open_out(filename):
+            path = os.path.join(out_dir, filename)
+            return stack.enter_context(atomic_write(path, "wb"))
+
         for name, state in states.items():
-            torch.save(
-                {key: value.detach().cpu() for key, value in state.items()},
-                os.path.join(staging, name + ".ckpt"),
-            )
+            cpu = {key: value.detach().cpu() for key, value in state.items()}
+            torch.save(cpu, open_out(name + ".ckpt"))
         for filename, source in copies.items():
-            shutil.copyfile(source, os.path.join(staging, filename))
-        if not os.path.exists(out_dir):
-            os.rename(staging, out_dir)
-        else:
-            for filename in os.listdir(staging):
-                os.replace(
-                    os.path.join(staging, filename), os.path.join(out_dir, filename)
-                )
-    finally:
-        if os.path.isdir(staging):
-            shutil.rmtree(staging, ignore_errors=True)
+            with open(source, "rb") as handle:
+                shutil.copyfileobj(handle, open_out(filename))
     return out_dir
 
 
