@@ -268,6 +268,9 @@ def test_imagenet_file_and_unknown_format_are_rejected(tmp_path):
         load_official_state_dict(str(path), num_heads=HEADS)
     with pytest.raises(ValueError, match="unknown checkpoint format"):
         load_checkpoint("onnx", str(path))
+    for hf_source in (str(tmp_path), "MIT/ast-finetuned-audioset-10-10-0.4593"):
+        with pytest.raises(ValueError, match="use the format 'hf'"):
+            load_checkpoint("official", hf_source)
 
 
 def test_hf_errors(tmp_path):

@@ -18,7 +18,11 @@ from speechbrain_ast.features import NORM_STATS
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
 from speechbrain_ast.model_folder import write_model_folder
 from speechbrain_ast.pretrained.geometry import resize_to_n_frames
-from speechbrain_ast.pretrained.huggingface import hf_local_folder, load_hf_folder
+from speechbrain_ast.pretrained.huggingface import (
+    hf_local_folder,
+    is_hub_id,
+    load_hf_folder,
+)
 from speechbrain_ast.pretrained.official import load_official_state_dict
 from speechbrain_ast.pretrained.weights import load_state_dict_strict
 
@@ -79,6 +83,11 @@ def load_checkpoint(
     (torch.Size([1, 110, 64]), 35)
     """
     if fmt == "official":
+        if os.path.isdir(src) or is_hub_id(src):
+            raise ValueError(
+                f"{src}: a folder or Hub id is a HuggingFace checkpoint; use the "
+                "format 'hf' (an official checkpoint is one .pth file)"
+            )
         encoder_sd, head_sd, info = load_official_state_dict(
             src, fstride=fstride, tstride=tstride, num_heads=num_heads
         )

@@ -127,7 +127,7 @@ def hf_local_folder(source):
             "id (ORG/NAME)"
         )
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub.utils import LocalEntryNotFoundError
 
     try:
         folder = snapshot_download(source, allow_patterns=["*.json", "*.safetensors"])
