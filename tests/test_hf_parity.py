@@ -177,6 +177,7 @@ def test_shorter_length_on_import(imported, tmp_path):
 # ------------------------------------------------------------ Hub ids, offline
 REPO = pathlib.Path(__file__).resolve().parent.parent
 REPO_ID = "testorg/tiny-ast"
+BIN_REPO_ID = "testorg/tiny-ast-bin"  # pytorch_model.bin only, as most MIT/ast-*
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -210,13 +211,20 @@ def run_python(code, env, cwd):
 
 @pytest.fixture(scope="module")
 def hub_home(imported):
-    """An HF cache holding the imported fixture's folder as REPO_ID."""
+    """An HF cache holding the imported fixture's folder as REPO_ID and BIN_REPO_ID."""
+    from safetensors.torch import load_file
+
     _, _, root = imported
     home = root / "hf_home"
-    repo = home / "hub" / ("models--" + REPO_ID.replace("/", "--"))
-    shutil.copytree(root / "hf", repo / "snapshots" / COMMIT)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(COMMIT)
+    for repo_id in (REPO_ID, BIN_REPO_ID):
+        repo = home / "hub" / ("models--" + repo_id.replace("/", "--"))
+        snapshot = repo / "snapshots" / COMMIT
+        shutil.copytree(root / "hf", snapshot)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(COMMIT)
+    weights = snapshot / "model.safetensors"
+    torch.save(load_file(weights), snapshot / "pytorch_model.bin")
+    os.remove(weights)
     return home
 
 
@@ -231,6 +239,8 @@ def test_hub_id_imports_offline_with_the_same_logits(imported, hub_home, tmp_pat
         "from speechbrain_ast.model import AudioSpectrogramTransformer\n"
         "from speechbrain_ast.pretrained import initialize_encoder\n"
         f"code = main(['import', '--format', 'hf', '{REPO_ID}', {str(out)!r}])\n"
+        f"code += main(['import', '--format', 'hf', '{BIN_REPO_ID}', "
+        f"{str(tmp_path / 'bin')!r}])\n"
         "encoder = AudioSpectrogramTransformer(\n"
         "    n_frames=64, embed_dim=64, depth=2, num_heads=4)\n"
         f"initialize_encoder(encoder, 'audioset', '{REPO_ID}', 'hf')\n"
@@ -240,15 +250,18 @@ def test_hub_id_imports_offline_with_the_same_logits(imported, hub_home, tmp_pat
     proc = run_python(code, hub_env(hub_home, HF_HUB_OFFLINE="1"), tmp_path)
     assert proc.returncode == 0, proc.stderr
 
-    classifier = EncoderClassifier.from_hparams(source=str(out))
     feats = torch.randn(2, MAX_LENGTH, 128)
     with torch.no_grad():
         ref = model(input_values=feats).logits
-        ours = classifier.mods.classifier(classifier.mods.embedding_model(feats))
     assert ref.abs().max() > 0.5  # a meaningful comparison
-    assert (ref - ours.squeeze(1)).abs().max() < ATOL
-    assert classifier.hparams.labels == LABELS
-    assert f"hf checkpoint {REPO_ID}" in (out / "hyperparams.yaml").read_text()
+    for folder, repo_id in ((out, REPO_ID), (tmp_path / "bin", BIN_REPO_ID)):
+        classifier = EncoderClassifier.from_hparams(source=str(folder))
+        with torch.no_grad():
+            ours = classifier.mods.classifier(classifier.mods.embedding_model(feats))
+        assert (ref - ours.squeeze(1)).abs().max() < ATOL
+        assert classifier.hparams.labels == LABELS
+        header = (folder / "hyperparams.yaml").read_text()
+        assert f"hf checkpoint {repo_id}" in header
 
     # The Hub id also initialises a recipe's encoder at the data's length.
     encoder_sd, _, info = load_hf_folder(str(root / "hf"))

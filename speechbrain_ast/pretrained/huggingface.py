@@ -56,7 +56,7 @@ class HubUnavailableError(OSError):
             f"(huggingface_hub.snapshot_download('{repo_id}') or `hf download "
             f"{repo_id}`), then either pass the downloaded folder instead of the "
             "id, or copy the cache here and point HF_HOME (or HF_HUB_CACHE) at "
-            "it; set HF_HUB_OFFLINE=1 to skip the network."
+            "it."
         )
         self.repo_id = repo_id
 
@@ -130,9 +130,13 @@ def hf_local_folder(source):
     from huggingface_hub.utils import LocalEntryNotFoundError
 
     try:
-        folder = snapshot_download(source, allow_patterns=["*.json", "*.safetensors"])
-        if not _has_weights(folder):  # older repositories: torch .bin only
-            folder = snapshot_download(source, allow_patterns=["*.json", "*.bin"])
+        folder = snapshot_download(
+            source, allow_patterns=["*.json", "model*.safetensors"]
+        )
+        if not _has_weights(folder):  # most MIT/ast-* repositories: .bin only
+            folder = snapshot_download(
+                source, allow_patterns=["*.json", "pytorch_model*.bin"]
+            )
     except LocalEntryNotFoundError as error:
         reason = _one_line(error.__cause__ or error)
         if "HF_HUB_OFFLINE" in str(error) or "OfflineMode" in reason:
