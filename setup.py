@@ -18,6 +18,7 @@ setup(
         "speechbrain>=1.0",
         "hyperpyyaml",
         "timm>=0.9",
+        "huggingface_hub>=0.23",
         "sentencepiece",
         "scikit-learn",
         "soundfile",

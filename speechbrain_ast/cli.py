@@ -21,13 +21,14 @@ Authors
 """
 
 import argparse
+import contextlib
 import csv
 import json
 import os
 import shutil
 import sys
-import tempfile
 
+from speechbrain_ast.files import atomic_write
 from speechbrain_ast.train_command import add_train_parser
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus")
@@ -127,10 +128,14 @@ def build_parser():
         "import",
         help="import an official or HuggingFace AST checkpoint",
         description="Write a SpeechBrain model folder from an official AST "
-        "checkpoint (.pth) or a HuggingFace ASTForAudioClassification folder.",
+        "checkpoint (.pth) or a HuggingFace ASTForAudioClassification folder "
+        "or Hub id (e.g. MIT/ast-finetuned-audioset-10-10-0.4593, downloaded "
+        "through huggingface_hub or read from its cache).",
     )
     imp.add_argument("--format", required=True, choices=("official", "hf"))
-    imp.add_argument("src", metavar="SRC", help="checkpoint file or folder")
+    imp.add_argument(
+        "src", metavar="SRC", help="checkpoint file, folder or HF Hub id (ORG/NAME)"
+    )
     imp.add_argument("out_dir", metavar="OUT_DIR", help="model folder to write")
     imp.add_argument(
         "--labels", metavar="CSV", default=None, help="class labels CSV (AudioSet)"
@@ -356,14 +361,17 @@ def _load_tagger(model_dir, device, int8):
 # ---------------------------------------------------------------- import
 def _cmd_import(args):
     """Import an official / HuggingFace checkpoint into a model folder."""
-    try:
-        from speechbrain_ast.checkpoints import import_checkpoint
-    except ImportError as error:
-        raise CommandError(
-            f"checkpoint import is not available ({_one_line(error)})"
-        ) from None
+    from speechbrain_ast.pretrained import HubUnavailableError, import_checkpoint
+    from speechbrain_ast.pretrained.huggingface import is_hub_id
+
     if not os.path.exists(args.src):
-        raise CommandError(f"{args.src}: not found")
+        if args.format != "hf":
+            raise CommandError(f"{args.src}: not found")
+        if not is_hub_id(args.src):
+            raise CommandError(
+                f"{args.src}: not found (--format hf takes a save_pretrained "
+                "folder or a Hub id ORG/NAME)"
+            )
     if args.labels is not None and not os.path.isfile(args.labels):
         raise CommandError(f"{args.labels}: labels file not found")
     extra = {}
@@ -384,6 +392,8 @@ def _cmd_import(args):
             tstride=args.tstride,
             **extra,
         )
+    except HubUnavailableError as error:
+        raise CommandError(str(error)) from None
     except Exception as error:
         raise CommandError(
             f"{args.src}: import failed ({type(error).__name__}: {_one_line(error)})"
@@ -400,8 +410,8 @@ def export_checkpoint(ckpt_dir, out_dir, like_dir):
     folder, e.g. the one training exported for its best epoch); the weights
     of every module the folder's pretrainer loads (``embedding_model``,
     ``classifier``) come from ``<ckpt_dir>/<name>.ckpt``. The weights must
-    load strictly (same keys and shapes) before anything is written; files
-    are written to a temporary folder and moved into place.
+    load strictly (same keys and shapes) before anything is written; no file
+    is replaced unless all of them were written.
 
     Arguments
     ---------
@@ -492,27 +502,20 @@ def export_checkpoint(ckpt_dir, out_dir, like_dir):
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise CommandError(f"{out_dir}: exists and is not a folder")
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    try:
+    os.makedirs(out_dir, exist_ok=True)
+    # Nothing is replaced unless every file was written.
+    with contextlib.ExitStack() as stack:
+
+        def open_out(filename):
+            path = os.path.join(out_dir, filename)
+            return stack.enter_context(atomic_write(path, "wb"))
+
         for name, state in states.items():
-            torch.save(
-                {key: value.detach().cpu() for key, value in state.items()},
-                os.path.join(staging, name + ".ckpt"),
-            )
+            cpu = {key: value.detach().cpu() for key, value in state.items()}
+            torch.save(cpu, open_out(name + ".ckpt"))
         for filename, source in copies.items():
-            shutil.copyfile(source, os.path.join(staging, filename))
-        if not os.path.exists(out_dir):
-            os.rename(staging, out_dir)
-        else:
-            for filename in os.listdir(staging):
-                os.replace(
-                    os.path.join(staging, filename), os.path.join(out_dir, filename)
-                )
-    finally:
-        if os.path.isdir(staging):
-            shutil.rmtree(staging, ignore_errors=True)
+            with open(source, "rb") as handle:
+                shutil.copyfileobj(handle, open_out(filename))
     return out_dir
 
 

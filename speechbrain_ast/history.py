@@ -10,7 +10,6 @@ Authors
 """
 
 import csv
-import os
 import time
 
 import torch
@@ -22,6 +21,7 @@ from speechbrain.utils.checkpoints import (
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_ast.averaging import EnsembleScores
+from speechbrain_ast.files import atomic_write
 from speechbrain_ast.metrics import TaggingStats
 
 
@@ -67,12 +67,10 @@ class RunHistory:
         if self.results_csv is None or not if_main_process():
             return
         fields = list(dict.fromkeys(key for one in self.rows for key in one))
-        tmp = self.results_csv + ".tmp"
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        with atomic_write(self.results_csv, newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(self.rows)
-        os.replace(tmp, self.results_csv)
 
     @staticmethod
     def ensemble_metric(ensemble, stats, metric):

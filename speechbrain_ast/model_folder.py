@@ -12,12 +12,15 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import contextlib
 import logging
 import os
 
 import torch
 import yaml
 from speechbrain.dataio.encoder import CategoricalEncoder
+
+from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -172,24 +175,22 @@ def write_model_folder(
         head_eps=float(head.norm.eps),
     )
     os.makedirs(out_dir, exist_ok=True)
-    _atomic_save(encoder.state_dict(), os.path.join(out_dir, "embedding_model.ckpt"))
-    _atomic_save(head.state_dict(), os.path.join(out_dir, "classifier.ckpt"))
-    label_encoder_from_list(labels).save(os.path.join(out_dir, "label_encoder.txt"))
-    _atomic_write_text(text, os.path.join(out_dir, "hyperparams.yaml"))
+    weights = {"embedding_model.ckpt": encoder, "classifier.ckpt": head}
+    # Nothing is replaced unless every file was written.
+    with contextlib.ExitStack() as stack:
+        for name, module in weights.items():
+            handle = stack.enter_context(
+                atomic_write(os.path.join(out_dir, name), "wb")
+            )
+            state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+            torch.save(state, handle)
+        # CategoricalEncoder.save takes a path: the temporary file's.
+        path = os.path.join(out_dir, "label_encoder.txt")
+        label_encoder_from_list(labels).save(
+            stack.enter_context(atomic_write(path)).name
+        )
+        stack.enter_context(
+            atomic_write(os.path.join(out_dir, "hyperparams.yaml"))
+        ).write(text)
     logger.info("model folder written to %s", out_dir)
     return out_dir
-
-
-def _atomic_save(state_dict, path):
-    """Save a CPU copy of ``state_dict`` via a temporary file and rename."""
-    tmp = path + ".tmp"
-    torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(text, path):
-    """Write ``text`` via a temporary file and rename."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

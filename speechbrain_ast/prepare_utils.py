@@ -12,6 +12,7 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import contextlib
 import csv
 import json
 import logging
@@ -21,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import soundfile
 
 from speechbrain_ast.audio import MIN_SAMPLES
+from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -417,36 +419,25 @@ def commit_outputs(outputs, tables, classes, skipped, options):
     'ID,duration,wav,labels\\na,1.0,/a.wav,dog\\n'
     """
     os.makedirs(os.path.dirname(outputs["options"]), exist_ok=True)
-    pending = []
-    try:
+    with contextlib.ExitStack() as stack:
         for path, (header, rows) in tables.items():
-            pending.append(path)
-            with open(path + ".tmp", "w", newline="", encoding="utf-8") as file:
-                writer = csv.writer(file, lineterminator="\n")
-                writer.writerow(header)
-                writer.writerows(rows)
-        pending.append(outputs["classes"])
-        with open(outputs["classes"] + ".tmp", "w", encoding="utf-8") as file:
-            file.writelines(f"{name}\n" for name in classes)
+            file = stack.enter_context(atomic_write(path, newline=""))
+            writer = csv.writer(file, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(rows)
+        file = stack.enter_context(atomic_write(outputs["classes"]))
+        file.writelines(f"{name}\n" for name in classes)
         if skipped:
-            pending.append(outputs["skipped"])
-            with open(outputs["skipped"] + ".tmp", "w", encoding="utf-8") as file:
-                for where, reason in skipped:
-                    file.write(f"{one_line(where)}\t{one_line(reason)}\n")
-    except BaseException:
-        for path in pending:
-            if os.path.exists(path + ".tmp"):
-                os.remove(path + ".tmp")
-        raise
-    if os.path.exists(outputs["options"]):
-        os.remove(outputs["options"])
-    for path in pending:
-        os.replace(path + ".tmp", path)
+            file = stack.enter_context(atomic_write(outputs["skipped"]))
+            for where, reason in skipped:
+                file.write(f"{one_line(where)}\t{one_line(reason)}\n")
+        # Everything is written; the moves happen when the stack closes.
+        if os.path.exists(outputs["options"]):
+            os.remove(outputs["options"])
     if not skipped and os.path.exists(outputs["skipped"]):
         os.remove(outputs["skipped"])
-    with open(outputs["options"] + ".tmp", "w", encoding="utf-8") as file:
+    with atomic_write(outputs["options"]) as file:
         json.dump(options, file, indent=2, sort_keys=True)
-    os.replace(outputs["options"] + ".tmp", outputs["options"])
 
 
 def finish_prepare(

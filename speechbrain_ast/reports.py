@@ -15,6 +15,8 @@ import os
 
 from speechbrain.utils.distributed import if_main_process
 
+from speechbrain_ast.files import atomic_write
+
 logger = logging.getLogger(__name__)
 
 
@@ -37,9 +39,8 @@ def write_results_json(path, results):
     """
     if not if_main_process():
         return
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+    with atomic_write(path) as handle:
         json.dump(results, handle, indent=2)
-    os.replace(path + ".tmp", path)
     logger.info("test results: %s", json.dumps(results))
 
 

@@ -93,6 +93,7 @@ from speechbrain_ast.audio import (
     unreadable,
 )
 from speechbrain_ast.dataio import read_classes, targets_from_labels
+from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -204,12 +205,6 @@ def _add_member(tar, name, data):
     info.mode = 0o444
     info.mtime = 0  # reproducible shards
     tar.addfile(info, io.BytesIO(data))
-
-
-def _atomic_json(path, content):
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(content, handle, indent=1)
-    os.replace(path + ".tmp", path)
 
 
 def write_shards(
@@ -329,7 +324,10 @@ def write_shards(
             name = f"{prefix}-{len(shards):06d}.tar"
             path = os.path.join(output_folder, name)
             count = 0
-            with tarfile.open(path + ".tmp", "w") as tar:
+            with (
+                atomic_write(path, "wb") as handle,
+                tarfile.open(fileobj=handle, mode="w") as tar,
+            ):
                 for row, (data, info) in zip(chunk, pool.map(encode, chunk)):
                     if data is None:
                         skipped.append(f"{row['ID']}\t{info}")
@@ -347,10 +345,9 @@ def write_shards(
                     count += 1
                     weight_sum += weight
                     max_weight = max(max_weight, weight)
-            if count == 0:
-                os.remove(path + ".tmp")
+            if count == 0:  # every clip of the chunk unreadable: no shard
+                os.remove(path)
                 continue
-            os.replace(path + ".tmp", path)
             shards.append({"file": name, "count": count})
             n_clips += count
             logger.info(
@@ -365,9 +362,8 @@ def write_shards(
         raise ValueError(f"{manifest}: no readable clip to write")
     skipped_path = os.path.join(output_folder, SKIPPED_FILE)
     if skipped:
-        with open(skipped_path + ".tmp", "w", encoding="utf-8") as handle:
+        with atomic_write(skipped_path) as handle:
             handle.write("\n".join(skipped) + "\n")
-        os.replace(skipped_path + ".tmp", skipped_path)
         logger.warning("%d clips skipped, listed in %s", len(skipped), skipped_path)
     elif os.path.exists(skipped_path):
         os.remove(skipped_path)
@@ -382,7 +378,8 @@ def write_shards(
         "weighted": bool(weights),
         "skipped": len(skipped),
     }
-    _atomic_json(index_path, index)
+    with atomic_write(index_path) as handle:
+        json.dump(index, handle, indent=1)
     return index
 
 

@@ -8,18 +8,22 @@ import torch
 import yaml
 
 from speechbrain_ast.audio import load_audio
-from speechbrain_ast.checkpoints import (
-    convert_hf_state_dict,
-    import_checkpoint,
-    load_checkpoint,
-    load_hf_folder,
-    load_official_state_dict,
-    read_labels_csv,
-    resize_to_n_frames,
-    strides_from_name,
-)
 from speechbrain_ast.features import NORM_STATS, FixedNormalization, KaldiFbank
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
+from speechbrain_ast.pretrained.ast_checkpoints import (
+    import_checkpoint,
+    load_checkpoint,
+    read_labels_csv,
+)
+from speechbrain_ast.pretrained.geometry import resize_to_n_frames
+from speechbrain_ast.pretrained.huggingface import (
+    convert_hf_state_dict,
+    load_hf_folder,
+)
+from speechbrain_ast.pretrained.official import (
+    load_official_state_dict,
+    strides_from_name,
+)
 
 DIM, HEADS = 32, 4
 
@@ -264,6 +268,9 @@ def test_imagenet_file_and_unknown_format_are_rejected(tmp_path):
         load_official_state_dict(str(path), num_heads=HEADS)
     with pytest.raises(ValueError, match="unknown checkpoint format"):
         load_checkpoint("onnx", str(path))
+    for hf_source in (str(tmp_path), "MIT/ast-finetuned-audioset-10-10-0.4593"):
+        with pytest.raises(ValueError, match="use the format 'hf'"):
+            load_checkpoint("official", hf_source)
 
 
 def test_hf_errors(tmp_path):

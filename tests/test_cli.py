@@ -204,7 +204,6 @@ def test_argument_parsing():
 
 
 def test_import_official_checkpoint(tmp_path, wavs, capsys):
-    pytest.importorskip("speechbrain_ast.checkpoints")
     encoder, head = _tiny()
     state = {f"module.v.{k}": v for k, v in encoder.state_dict().items()}
     state["module.mlp_head.0.weight"] = head.norm.weight

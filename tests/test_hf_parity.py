@@ -1,8 +1,19 @@
-"""An imported HuggingFace AST gives HuggingFace's outputs (random tiny weights)."""
+"""An imported HuggingFace AST gives HuggingFace's outputs (random tiny weights).
+
+Hub ids are tested offline: the test writes the model into the cache layout
+huggingface_hub reads (``models--ORG--NAME/refs/main`` holding a commit hash,
+``snapshots/<hash>/`` holding the files) and runs the commands in a fresh
+process, since huggingface_hub reads ``HF_HUB_OFFLINE``/``HF_ENDPOINT`` when
+imported.
+"""
 
 import glob
 import json
 import os
+import pathlib
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -10,13 +21,17 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from speechbrain_ast.audio import load_audio  # noqa: E402
-from speechbrain_ast.checkpoints import (  # noqa: E402
-    convert_hf_state_dict,
+from speechbrain_ast.features import NORM_STATS, KaldiFbank  # noqa: E402
+from speechbrain_ast.model import AudioSpectrogramTransformer  # noqa: E402
+from speechbrain_ast.pretrained.ast_checkpoints import (  # noqa: E402
     import_checkpoint,
     load_checkpoint,
+)
+from speechbrain_ast.pretrained.geometry import resize_to_n_frames  # noqa: E402
+from speechbrain_ast.pretrained.huggingface import (  # noqa: E402
+    convert_hf_state_dict,
     load_hf_folder,
 )
-from speechbrain_ast.features import NORM_STATS, KaldiFbank  # noqa: E402
 
 MAX_LENGTH = 128
 LABELS = ["yes", "no", "up", "down", "left"]
@@ -157,3 +172,152 @@ def test_shorter_length_on_import(imported, tmp_path):
     assert encoder.pos_embed.shape == (1, 2 + 12 * 9, 64)
     with open(root / "hf" / "config.json") as handle:
         assert json.load(handle)["max_length"] == MAX_LENGTH
+
+
+# ------------------------------------------------------------ Hub ids, offline
+REPO = pathlib.Path(__file__).resolve().parent.parent
+REPO_ID = "testorg/tiny-ast"
+BIN_REPO_ID = "testorg/tiny-ast-bin"  # pytorch_model.bin only, as most MIT/ast-*
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def hub_env(home, **settings):
+    """A child process environment: only the given HF cache, no network."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("HF_", "HUGGINGFACE_"))
+    }
+    env.update(
+        PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        HF_HOME=str(home),
+        HF_HUB_CACHE=str(home / "hub"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        **settings,
+    )
+    return env
+
+
+def run_python(code, env, cwd):
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def hub_home(imported):
+    """An HF cache holding the imported fixture's folder as REPO_ID and BIN_REPO_ID."""
+    from safetensors.torch import load_file
+
+    _, _, root = imported
+    home = root / "hf_home"
+    for repo_id in (REPO_ID, BIN_REPO_ID):
+        repo = home / "hub" / ("models--" + repo_id.replace("/", "--"))
+        snapshot = repo / "snapshots" / COMMIT
+        shutil.copytree(root / "hf", snapshot)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(COMMIT)
+    weights = snapshot / "model.safetensors"
+    torch.save(load_file(weights), snapshot / "pytorch_model.bin")
+    os.remove(weights)
+    return home
+
+
+def test_hub_id_imports_offline_with_the_same_logits(imported, hub_home, tmp_path):
+    from speechbrain.inference.classifiers import EncoderClassifier
+
+    model, _, root = imported
+    out = tmp_path / "model"
+    code = (
+        "import sys, torch\n"
+        "from speechbrain_ast.cli import main\n"
+        "from speechbrain_ast.model import AudioSpectrogramTransformer\n"
+        "from speechbrain_ast.pretrained import initialize_encoder\n"
+        f"code = main(['import', '--format', 'hf', '{REPO_ID}', {str(out)!r}])\n"
+        f"code += main(['import', '--format', 'hf', '{BIN_REPO_ID}', "
+        f"{str(tmp_path / 'bin')!r}])\n"
+        "encoder = AudioSpectrogramTransformer(\n"
+        "    n_frames=64, embed_dim=64, depth=2, num_heads=4)\n"
+        f"initialize_encoder(encoder, 'audioset', '{REPO_ID}', 'hf')\n"
+        f"torch.save(encoder.state_dict(), {str(tmp_path / 'init.pt')!r})\n"
+        "sys.exit(code)\n"
+    )
+    proc = run_python(code, hub_env(hub_home, HF_HUB_OFFLINE="1"), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+    feats = torch.randn(2, MAX_LENGTH, 128)
+    with torch.no_grad():
+        ref = model(input_values=feats).logits
+    assert ref.abs().max() > 0.5  # a meaningful comparison
+    for folder, repo_id in ((out, REPO_ID), (tmp_path / "bin", BIN_REPO_ID)):
+        classifier = EncoderClassifier.from_hparams(source=str(folder))
+        with torch.no_grad():
+            ours = classifier.mods.classifier(classifier.mods.embedding_model(feats))
+        assert (ref - ours.squeeze(1)).abs().max() < ATOL
+        assert classifier.hparams.labels == LABELS
+        header = (folder / "hyperparams.yaml").read_text()
+        assert f"hf checkpoint {repo_id}" in header
+
+    # The Hub id also initialises a recipe's encoder at the data's length.
+    encoder_sd, _, info = load_hf_folder(str(root / "hf"))
+    expected, config = resize_to_n_frames(encoder_sd, info["encoder_config"], 64)
+    initialised = torch.load(tmp_path / "init.pt", weights_only=True)
+    assert initialised["pos_embed"].shape == (1, 2 + 12 * 5, 64)
+    assert AudioSpectrogramTransformer(**config).pos_embed.shape == (1, 62, 64)
+    for key, value in expected.items():
+        assert torch.equal(initialised[key], value), key
+
+
+MISSING_ID_CODE = """
+import json, time
+from speechbrain_ast.cli import main
+from speechbrain_ast.pretrained import HubUnavailableError, hf_local_folder
+
+start = time.monotonic()
+try:
+    hf_local_folder("testorg/not-cached")
+    error = None
+except HubUnavailableError as exc:
+    error = str(exc)
+code = main(["import", "--format", "hf", "testorg/not-cached", "out"])
+print(json.dumps({"seconds": time.monotonic() - start, "error": error, "code": code}))
+"""
+
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        {"HF_HUB_OFFLINE": "1"},
+        # online mode against an endpoint that refuses connections
+        {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9"},
+    ],
+    ids=["HF_HUB_OFFLINE", "unreachable-endpoint"],
+)
+def test_missing_hub_id_fails_fast_and_clearly(hub_home, tmp_path, network):
+    proc = run_python(MISSING_ID_CODE, hub_env(hub_home, **network), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Both lookups together, after the imports: a retry loop takes minutes.
+    assert result["seconds"] < 20
+    error = result["error"]
+    assert error.startswith("testorg/not-cached: not in the local HuggingFace cache")
+    assert "pass the downloaded folder" in error and "HF_HOME" in error
+    if network["HF_HUB_OFFLINE"] == "1":
+        assert "HF_HUB_OFFLINE is set" in error
+    assert result["code"] == 1
+    assert (
+        "error: testorg/not-cached: not in the local HuggingFace cache" in proc.stderr
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_path_that_is_no_hub_id_is_not_found(tmp_path, capsys):
+    from speechbrain_ast.cli import main
+
+    assert main(["import", "--format", "hf", str(tmp_path / "nope"), "out"]) == 1
+    assert "save_pretrained folder or a Hub id" in capsys.readouterr().err

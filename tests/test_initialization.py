@@ -4,9 +4,8 @@ import pytest
 import timm
 import torch
 
-from speechbrain_ast.initialization import initialize_encoder
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
-from speechbrain_ast.vit_adapter import from_timm
+from speechbrain_ast.pretrained import from_timm, initialize_encoder
 
 
 def tiny_encoder(n_frames, **kwargs):

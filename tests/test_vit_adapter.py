@@ -6,9 +6,9 @@ import torch.nn.functional as F
 
 timm = pytest.importorskip("timm")
 
-from speechbrain_ast.vit_adapter import (  # noqa: E402
+from speechbrain_ast.pretrained.geometry import adapt_pos_embed  # noqa: E402
+from speechbrain_ast.pretrained.timm_imagenet import (  # noqa: E402
     MODEL_SIZES,
-    adapt_pos_embed,
     from_timm,
     timm_model_name,
 )

@@ -54,6 +54,7 @@ from speechbrain_ast import prepare_utils
 from speechbrain_ast.audio import MIN_SAMPLES, load_audio
 from speechbrain_ast.dataio import LABEL_SEPARATOR
 from speechbrain_ast.features import KaldiFbank, compute_norm_stats
+from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -185,9 +186,8 @@ def prepare_custom_data(
     )
     # After the options file: an interruption here leaves the outputs
     # incomplete (no config), so the next call redoes the preparation.
-    with open(outputs["config"] + ".tmp", "w", encoding="utf-8") as handle:
+    with atomic_write(outputs["config"]) as handle:
         yaml.safe_dump(config, handle, sort_keys=False)
-    os.replace(outputs["config"] + ".tmp", outputs["config"])
     result["config"] = config
     return result
 

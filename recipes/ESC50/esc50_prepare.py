@@ -36,6 +36,7 @@ import soundfile
 
 from speechbrain_ast import prepare_utils
 from speechbrain_ast.audio import AudioError, load_audio
+from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -588,15 +589,10 @@ def _write_resampled(source, target, frames, rate, sample_rate):
             pass
     signal = load_audio(source, sample_rate).clamp(-1.0, 32767 / 32768)
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    tmp = target + ".tmp"
-    try:
+    with atomic_write(target, "wb") as handle:
         soundfile.write(
-            tmp, signal.numpy(), sample_rate, subtype="PCM_16", format="WAV"
+            handle, signal.numpy(), sample_rate, subtype="PCM_16", format="WAV"
         )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return True
 
 

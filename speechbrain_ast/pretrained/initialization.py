@@ -1,0 +1,99 @@
+"""Encoder initialisation for the recipes: scratch, ImageNet or AudioSet.
+
+The recipe YAML builds the encoder with the recipe's geometry (``n_frames``,
+strides, size); ``initialize_encoder`` then loads weights into it, strictly:
+
+* ``scratch``: keep the random initialisation;
+* ``imagenet``: a timm ViT/DeiT (model name, or local timm checkpoint file)
+  through ``timm_imagenet.from_timm`` (the official ImageNet rules);
+* ``audioset``: an AST checkpoint, official ``.pth``, HuggingFace folder or
+  HuggingFace Hub id, adapted to the recipe's length and strides with the
+  official AudioSet-init rules (the AudioSet classifier is dropped, as the
+  official code does).
+
+A YAML calls it with ``!apply:`` on the encoder it declares, e.g.::
+
+    encoder: !apply:speechbrain_ast.pretrained.initialize_encoder
+        encoder: !new:speechbrain_ast.model.AudioSpectrogramTransformer
+            n_frames: 512
+        init: audioset
+        source: MIT/ast-finetuned-audioset-10-10-0.4593
+        source_format: hf
+
+Checkpoint recovery (resuming a run) happens later in ``Brain.fit`` and
+overrides these weights, so initialising a resumed run is harmless.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import logging
+
+from speechbrain_ast.pretrained.ast_checkpoints import load_checkpoint
+from speechbrain_ast.pretrained.geometry import resize_to_n_frames
+from speechbrain_ast.pretrained.timm_imagenet import from_timm
+from speechbrain_ast.pretrained.weights import load_state_dict_strict
+
+logger = logging.getLogger(__name__)
+
+INIT_CHOICES = ("scratch", "imagenet", "audioset")
+
+
+def initialize_encoder(encoder, init="scratch", source=None, source_format="official"):
+    """Load pretrained weights into ``encoder`` (in place).
+
+    Arguments
+    ---------
+    encoder : AudioSpectrogramTransformer
+        The encoder built from the recipe YAML.
+    init : str
+        "scratch", "imagenet" or "audioset".
+    source : str
+        timm model name or timm checkpoint file (imagenet); official ``.pth``
+        file, HuggingFace folder or HuggingFace Hub id (audioset).
+    source_format : str
+        "official" or "hf", for ``init="audioset"``.
+
+    Returns
+    -------
+    AudioSpectrogramTransformer
+        ``encoder``, initialised.
+
+    Example
+    -------
+    >>> from speechbrain_ast.model import AudioSpectrogramTransformer
+    >>> enc = AudioSpectrogramTransformer(
+    ...     n_frames=128, embed_dim=32, depth=1, num_heads=2
+    ... )
+    >>> initialize_encoder(enc, "scratch") is enc
+    True
+    """
+    if init not in INIT_CHOICES:
+        raise ValueError(f"init must be one of {INIT_CHOICES}, got {init!r}")
+    if init == "scratch":
+        return encoder
+    if not source:
+        raise ValueError(f"init={init!r} needs a source (init_source in the YAML)")
+    config = encoder.config
+    if init == "imagenet":
+        adapted = from_timm(
+            source,
+            n_frames=config["n_frames"],
+            fstride=config["fstride"],
+            tstride=config["tstride"],
+            n_mels=config["n_mels"],
+        )
+        state = adapted.state_dict()
+    else:
+        # Load at the checkpoint's own geometry, then move it to the recipe's.
+        pretrained, _, info = load_checkpoint(source_format, source)
+        state, _ = resize_to_n_frames(
+            pretrained.state_dict(),
+            info["encoder_config"],
+            config["n_frames"],
+            fstride=config["fstride"],
+            tstride=config["tstride"],
+        )
+    load_state_dict_strict(encoder, state, what=f"{source} ({init} init)")
+    logger.info("encoder initialised from %s (%s)", source, init)
+    return encoder
