@@ -372,6 +372,8 @@ def ddp_worker(args):
 
     device = torch.device(args.device)
     backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device.index or 0)
     dist.init_process_group(backend)
     try:
         cfg = CONFIGS["smoke" if args.smoke else "gpu"]
@@ -684,17 +686,24 @@ def recipe(check):
         PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     )
     began = time.perf_counter()
-    timed_out = False
+    timed_out, log = False, ""
     try:
         proc = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=max(seconds, 10)
         )
+        log = proc.stdout + proc.stderr
         if proc.returncode:
             raise RuntimeError(
                 f"recipe failed ({proc.returncode}): {proc.stderr[-1500:]}"
             )
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as expired:
         timed_out = True
+        log = "".join(
+            part.decode(errors="replace") if isinstance(part, bytes) else part or ""
+            for part in (expired.stdout, expired.stderr)
+        )
+    finally:
+        (check.out / "recipe_log.txt").write_text(log[-200_000:], encoding="utf-8")
     wall = time.perf_counter() - began
     result = {"command": " ".join(command[1:]), "epochs_asked": epochs, "batch": batch}
     result.update(read_recipe_run(output))
