@@ -31,7 +31,7 @@ Markdown of a finished run into ``benchmarks/RESULTS.md`` (section
 Usage::
 
     python benchmarks/gpu_check.py --data .gpu/esc50_vorbis.tar --out results/gpu_check
-    python benchmarks/gpu_check.py --smoke --out /tmp/smoke
+    python benchmarks/gpu_check.py --smoke --out results/gpu_check_smoke
     python benchmarks/gpu_check.py --record results/gpu_check/gpu_check.json
 
 Authors

@@ -13,7 +13,7 @@ official layout (``ESC-50-master/audio/*.wav``, 16 kHz, 16-bit), which
 Usage::
 
     python benchmarks/gpu_data.py pack --src ESC-50-master --out .gpu/esc50_vorbis.tar
-    python benchmarks/gpu_data.py unpack .gpu/esc50_vorbis.tar /tmp/data
+    python benchmarks/gpu_data.py unpack .gpu/esc50_vorbis.tar results/esc50_data
 
 Authors
  * speechbrain-ast contributors 2026

@@ -108,9 +108,10 @@ def render(runs, args):
         f"columns left out, {kept} of {GRID[0] * GRID[1]} patch tokens kept in "
         "training; evaluation sees all tokens.",
         "- Train step s/epoch: median over epochs of the time in training steps "
-        "(`train_step_s` of results.csv) on the shared 2-core CPU VM under other "
-        "jobs' load (2 threads): a rough figure; the speed ratio is measured "
-        "properly in the patchout section of benchmark.py.",
+        "(`train_step_s` of results.csv, wall time) on the shared 2-core CPU VM "
+        f"under other jobs' load ({os.environ.get('OMP_NUM_THREADS', 'default')} "
+        "thread(s)): a rough figure; the speed ratio is measured properly "
+        "(CPU time) in the patchout section of benchmark.py.",
         "",
     ]
     rows = []
