@@ -381,7 +381,11 @@ def parse_args(argv=None):
         "--budget-s", type=float, default=None, help="default 450 (300 smoke)"
     )
     parser.add_argument(
-        "--record", default=None, help="gpu_check.json to write into --results"
+        "--record",
+        nargs="+",
+        default=None,
+        help="gpu_check.json of a run (then of reruns with --only, whose steps "
+        "replace the first run's) to write into --results",
     )
     parser.add_argument("--results", default=None, help="RESULTS.md to update (default: none; "
                         "benchmarks/RESULTS.md with --record)")  # fmt: skip
@@ -422,7 +426,9 @@ def main(argv=None):
     if args.ddp_worker:
         return ddp_worker(args)
     if args.record:
-        results = json.loads(Path(args.record).read_text())
+        results = {}
+        for path in args.record:
+            results.update(json.loads(Path(path).read_text()))
         text = render(results)
         write_report(args.results, SECTION, text)
         print(text)

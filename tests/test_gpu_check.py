@@ -94,6 +94,12 @@ def test_record_writes_the_section(smoke_run, tmp_path):
     text = page.read_text()
     assert "kept text" in text and "<!-- BEGIN benchmark.py output: gpu-check -->" in text
     assert markdown in text
+    # A rerun of one step replaces that step of the first run.
+    rerun = tmp_path / "rerun.json"
+    rerun.write_text(json.dumps({"recipe": {"error": "RuntimeError: rerun marker"}}))
+    load("gpu_check").main(["--record", str(saved), str(rerun), "--results", str(page)])
+    text = page.read_text()
+    assert "rerun marker" in text and "**Throughput**" in text
 
 
 def test_targets_read_a_gpu_run():
