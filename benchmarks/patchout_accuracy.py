@@ -103,6 +103,8 @@ def render(runs, args):
         f"patch grid; from scratch), {args.epochs} epochs; test fold 5 (80 clips), "
         "validation 10 % of the recordings of folds 1-4, drawn by the seed. Test "
         "accuracy is that of the epoch with the best validation accuracy.",
+        f"- Command: `python benchmarks/patchout_accuracy.py --seeds "
+        f"{' '.join(map(str, args.seeds))} --epochs {args.epochs}`.",
         "- Patchout: PaSST's share of the grid for 10 s input (4 of 12 "
         "frequency rows, 40 of 101 time columns) on this grid: 4 rows and 4 "
         f"columns left out, {kept} of {GRID[0] * GRID[1]} patch tokens kept in "
@@ -132,7 +134,7 @@ def render(runs, args):
             "patchout",
             "test accuracy",
             "best valid accuracy",
-            "chosen epoch",
+            "first epoch with the best valid",
             "train step s/epoch",
         ],
         rows,
