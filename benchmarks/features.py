@@ -19,6 +19,45 @@ LOOP = "torchaudio per-clip loop"
 BATCHED = "ours batched (KaldiFbank)"
 
 
+def official_fbank(wavs, counts, n_frames):
+    """The official AST dataloader's (and HF's extractor's) way: clip by clip.
+
+    ``torchaudio.compliance.kaldi.fbank`` of each clip's first ``counts[i]``
+    samples (clip mean removed), padded with 0 or cut to ``n_frames``.
+
+    Arguments
+    ---------
+    wavs : torch.Tensor
+        Waveforms ``[B, S]`` (16 kHz).
+    counts : torch.Tensor
+        Samples of each clip ``[B]``.
+    n_frames : int
+        Output frames.
+
+    Returns
+    -------
+    torch.Tensor
+        Features ``[B, n_frames, 128]``.
+    """
+    from torchaudio.compliance import kaldi
+
+    out = []
+    for wav, count in zip(wavs, counts.tolist()):
+        wav = wav[:count]
+        feats = kaldi.fbank(
+            (wav - wav.mean()).unsqueeze(0),
+            htk_compat=True,
+            sample_frequency=SAMPLE_RATE,
+            use_energy=False,
+            window_type="hanning",
+            num_mel_bins=128,
+            dither=0.0,
+            frame_shift=10,
+        )
+        out.append(F.pad(feats, (0, 0, 0, max(n_frames - len(feats), 0)))[:n_frames])
+    return torch.stack(out)
+
+
 def run(bench):
     import transformers
 
@@ -32,7 +71,6 @@ def run(bench):
 
 
 def feature_case(bench, seconds, extractor):
-    from torchaudio.compliance import kaldi
 
     args = bench.args
     n_clips = args.feature_clips
@@ -53,25 +91,7 @@ def feature_case(bench, seconds, extractor):
     one_block = KaldiFbank(n_frames=n_frames, chunk_frames=None).to(bench.device)
 
     def loop():
-        # The official AST dataloader (and HF's extractor) way: clip by clip.
-        out = []
-        for wav, count in zip(wavs, counts.tolist()):
-            wav = wav[:count]
-            feats = kaldi.fbank(
-                (wav - wav.mean()).unsqueeze(0),
-                htk_compat=True,
-                sample_frequency=SAMPLE_RATE,
-                use_energy=False,
-                window_type="hanning",
-                num_mel_bins=128,
-                dither=0.0,
-                frame_shift=10,
-            )
-            missing = n_frames - feats.shape[0]
-            if missing > 0:
-                feats = F.pad(feats, (0, 0, 0, missing))
-            out.append(feats[:n_frames])
-        return torch.stack(out)
+        return official_fbank(wavs, counts, n_frames)
 
     def hf():
         return extractor(clips_np, sampling_rate=SAMPLE_RATE, return_tensors="pt")[

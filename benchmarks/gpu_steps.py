@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks import patchout
+from benchmarks.features import official_fbank
 from benchmarks.measure import amp, interleaved, sync
 from benchmarks.peers import N_CLASSES, SAMPLE_RATE, SIZES, build_models, make_adam
 from speechbrain_ast.features import NORM_STATS, FixedNormalization, KaldiFbank
@@ -109,7 +110,6 @@ def model_dims(check):
 # ------------------------------------------------------------------ 1. correctness
 def correctness(check):
     """Logits on the GPU (fp32, bf16) against CPU fp32; GPU fbank against torchaudio."""
-    from torchaudio.compliance import kaldi
 
     n_frames = 512
     wavs = real_clips(check.layout, check.cfg["clips"], 5.0)
@@ -118,21 +118,7 @@ def correctness(check):
     counts = (lens * wavs.shape[1]).round().long()
     for i, count in enumerate(counts.tolist()):
         wavs[i, count:] = 0.0
-    loop = []
-    for wav, count in zip(wavs, counts.tolist()):
-        wav = wav[:count]
-        feats = kaldi.fbank(
-            (wav - wav.mean()).unsqueeze(0),
-            htk_compat=True,
-            sample_frequency=SAMPLE_RATE,
-            use_energy=False,
-            window_type="hanning",
-            num_mel_bins=128,
-            dither=0.0,
-            frame_shift=10,
-        )
-        loop.append(F.pad(feats, (0, 0, 0, max(n_frames - len(feats), 0)))[:n_frames])
-    loop = torch.stack(loop)
+    loop = official_fbank(wavs, counts, n_frames)
     fbank = KaldiFbank(n_frames=n_frames)
     with torch.no_grad():
         on_device = fbank.to(check.device)(wavs.to(check.device), lens.to(check.device))
@@ -469,7 +455,6 @@ def largest_batch_of(check, peer, n_frames):
 
 def fbank_speed(check):
     """Batched KaldiFbank on the device (copy in included) against the CPU loop."""
-    from torchaudio.compliance import kaldi
 
     n_frames = 1024
     wavs = real_clips(check.layout, check.cfg["fbank_clips"], 10.0)
@@ -478,18 +463,7 @@ def fbank_speed(check):
     fbank = KaldiFbank(n_frames=n_frames, check_input=False).to(check.device)
 
     def loop():
-        for wav, count in zip(wavs, counts.tolist()):
-            wav = wav[:count]
-            kaldi.fbank(
-                (wav - wav.mean()).unsqueeze(0),
-                htk_compat=True,
-                sample_frequency=SAMPLE_RATE,
-                use_energy=False,
-                window_type="hanning",
-                num_mel_bins=128,
-                dither=0.0,
-                frame_shift=10,
-            )
+        official_fbank(wavs, counts, n_frames)
 
     def batched():
         fbank(wavs.to(check.device, non_blocking=True), lens.to(check.device))
