@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint doctest unittest demo bench clean
+.PHONY: test lint doctest unittest demo bench gpu-check clean
 
 $(STAMP): setup.py constraints.txt scripts/setup_env.sh scripts/fix_cpu_torch_wheels.py
 	bash scripts/setup_env.sh $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/benchmark.py --threads 1
+
+# On a GPU machine; prepared by benchmarks/gpu_check_prepare.sh (see benchmarks/README.md).
+gpu-check:
+	bash benchmarks/gpu_check.sh
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

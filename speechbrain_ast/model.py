@@ -6,6 +6,12 @@ with a convolution, prepends one (ViT) or two (DeiT: cls + distillation)
 prefix tokens and runs a pre-norm ViT. The pooled embedding is the mean of the
 prefix tokens after the final LayerNorm.
 
+Patchout (PaSST: Koutini, Schlüter, Eghbal-zadeh, Widmer, "Efficient Training
+of Audio Transformers with Patchout", Interspeech 2022) is an option of the
+encoder: in training only, whole time columns and frequency rows of patch
+tokens (and optionally random single tokens) are left out after the
+positional embedding is added, so the transformer runs on fewer tokens.
+
 Parameter names follow timm's ViT/DeiT (``patch_embed.proj``, ``cls_token``,
 ``dist_token``, ``pos_embed``, ``blocks.N.{norm1,attn.qkv,attn.proj,norm2,
 mlp.fc1,mlp.fc2}``, ``norm``), which are also the names inside the official AST
@@ -60,6 +66,59 @@ def patch_grid(n_mels, n_frames, fstride, tstride, patch_size=16):
             f"one {patch_size}x{patch_size} patch"
         )
     return (n_mels - patch_size) // fstride + 1, (n_frames - patch_size) // tstride + 1
+
+
+def patchout(tokens, f_dim, t_dim, drop_freq=0, drop_time=0, token_drop=0.0):
+    """Leave out patch tokens: whole rows/columns of the grid, then single tokens.
+
+    Structured patchout removes ``drop_freq`` frequency rows and ``drop_time``
+    time columns of the ``f_dim x t_dim`` patch grid, the same ones for the
+    whole batch (as PaSST), so the result is still a grid. Unstructured
+    dropping then keeps a random ``1 - token_drop`` share of the remaining
+    tokens of each clip. Kept tokens stay in their original order. The random
+    choices come from the global torch RNG on the CPU, so they follow
+    ``torch.manual_seed`` and are the same on every device (and are saved with
+    the RNG state of a resumable checkpoint).
+
+    Arguments
+    ---------
+    tokens : torch.Tensor
+        Patch tokens ``[B, f_dim * t_dim, D]``, frequency-major.
+    f_dim, t_dim : int
+        Patch grid (frequency rows, time columns).
+    drop_freq, drop_time : int
+        Number of frequency rows and time columns to leave out.
+    token_drop : float
+        Share of the remaining tokens to leave out, per clip, in [0, 1).
+
+    Returns
+    -------
+    torch.Tensor
+        The kept tokens ``[B, n_kept, D]``.
+
+    Example
+    -------
+    >>> grid = torch.arange(12.0).reshape(1, 12, 1)  # a 3 x 4 grid
+    >>> _ = torch.manual_seed(0)
+    >>> patchout(grid, 3, 4, drop_freq=1, drop_time=2).shape
+    torch.Size([1, 4, 1])
+    >>> patchout(grid, 3, 4, token_drop=0.5).shape
+    torch.Size([1, 6, 1])
+    """
+    batch, n_tokens, dim = tokens.shape
+    if n_tokens != f_dim * t_dim:
+        raise ValueError(f"{n_tokens} tokens do not form a {f_dim} x {t_dim} grid")
+    if drop_freq or drop_time:
+        rows = torch.randperm(f_dim)[: f_dim - drop_freq].sort().values
+        cols = torch.randperm(t_dim)[: t_dim - drop_time].sort().values
+        kept = (rows[:, None] * t_dim + cols[None, :]).flatten()
+        tokens = tokens[:, kept.to(tokens.device)]
+    if token_drop > 0:
+        n_kept = max(1, round(tokens.shape[1] * (1.0 - token_drop)))
+        order = torch.rand(batch, tokens.shape[1]).argsort(dim=1)
+        kept = order[:, :n_kept].sort(dim=1).values.to(tokens.device)
+        tokens = tokens.gather(1, kept.unsqueeze(-1).expand(-1, -1, dim))
+    return tokens
 
 
 class PatchEmbed(nn.Module):
@@ -287,6 +346,14 @@ class AudioSpectrogramTransformer(nn.Module):
         Value used to pad inputs shorter than ``n_frames``.
     activation_checkpointing : bool
         Recompute block activations in the backward pass to save memory.
+    patchout_freq, patchout_time : int
+        Structured patchout (PaSST): frequency rows and time columns of the
+        patch grid left out in each training batch (0: off). PaSST's setting
+        for 10 s AudioSet clips is 4 rows and 40 columns. Evaluation always
+        sees every token.
+    token_drop : float
+        Unstructured patchout: share of the (remaining) patch tokens left out
+        per clip in training, in [0, 1) (0: off).
 
     Example
     -------
@@ -298,6 +365,9 @@ class AudioSpectrogramTransformer(nn.Module):
     torch.Size([3, 1, 64])
     >>> model.forward_features(fbank).shape  # 2 prefix + 12 x 12 patches
     torch.Size([3, 146, 64])
+    >>> model.patchout_time = 4  # training only: 2 prefix + 12 x 8 patches
+    >>> model.train().forward_features(fbank).shape
+    torch.Size([3, 98, 64])
     """
 
     def __init__(
@@ -319,6 +389,9 @@ class AudioSpectrogramTransformer(nn.Module):
         drop_path_rate=0.0,
         pad_value=0.0,
         activation_checkpointing=False,
+        patchout_freq=0,
+        patchout_time=0,
+        token_drop=0.0,
     ):
         super().__init__()
         # Constructor arguments, so model folders can rebuild this model.
@@ -341,6 +414,10 @@ class AudioSpectrogramTransformer(nn.Module):
         self.f_dim, self.t_dim = patch_grid(
             n_mels, n_frames, fstride, tstride, patch_size
         )
+        self.patchout_freq = patchout_freq
+        self.patchout_time = patchout_time
+        self.token_drop = token_drop
+        self.check_patchout()
 
         self.patch_embed = PatchEmbed(embed_dim, patch_size, fstride, tstride)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -381,6 +458,27 @@ class AudioSpectrogramTransformer(nn.Module):
             if isinstance(module, nn.Linear):
                 nn.init.trunc_normal_(module.weight, std=0.02)
                 nn.init.zeros_(module.bias)
+
+    def check_patchout(self):
+        """Raise if the patchout settings would leave no token of the grid."""
+        for name, dropped, size in (
+            ("patchout_freq", self.patchout_freq, self.f_dim),
+            ("patchout_time", self.patchout_time, self.t_dim),
+        ):
+            if not 0 <= dropped < size:
+                raise ValueError(
+                    f"{name}={dropped} must be in [0, {size}): the patch grid of "
+                    f"this model is {self.f_dim} x {self.t_dim} (frequency x time)"
+                )
+        if not 0.0 <= self.token_drop < 1.0:
+            raise ValueError(f"token_drop={self.token_drop} must be in [0, 1)")
+
+    @property
+    def patchout_active(self):
+        """True when this forward pass leaves tokens out (training with patchout)."""
+        return self.training and bool(
+            self.patchout_freq or self.patchout_time or self.token_drop
+        )
 
     def prefix_token(self, index):
         """Return prefix token ``index`` (0: cls, 1: dist) or None if absent."""
@@ -423,15 +521,26 @@ class AudioSpectrogramTransformer(nn.Module):
         -------
         torch.Tensor
             ``[B, num_prefix_tokens + f_dim * t_dim, D]``; prefix tokens first,
-            then patches in frequency-major order.
+            then patches in frequency-major order. In training with patchout,
+            only the kept patches (fewer tokens).
         """
         x = self.fit_length(fbank).unsqueeze(1).transpose(2, 3)
-        x = self.patch_embed(x)
-        prefix = [self.cls_token] + (
-            [self.dist_token] if self.num_prefix_tokens == 2 else []
-        )
-        prefix = torch.cat(prefix, dim=1).expand(x.shape[0], -1, -1)
-        x = torch.cat([prefix, x], dim=1) + self.pos_embed
+        n_prefix = self.num_prefix_tokens
+        # Positions are added before patchout, so kept tokens keep their own.
+        x = self.patch_embed(x) + self.pos_embed[:, n_prefix:]
+        if self.patchout_active:
+            self.check_patchout()
+            x = patchout(
+                x,
+                self.f_dim,
+                self.t_dim,
+                self.patchout_freq,
+                self.patchout_time,
+                self.token_drop,
+            )
+        prefix = [self.cls_token] + ([self.dist_token] if n_prefix == 2 else [])
+        prefix = torch.cat(prefix, dim=1) + self.pos_embed[:, :n_prefix]
+        x = torch.cat([prefix.expand(x.shape[0], -1, -1), x], dim=1)
         x = self.pos_drop(x)
         for block in self.blocks:
             if self.activation_checkpointing and self.training:
@@ -473,6 +582,11 @@ class AudioSpectrogramTransformer(nn.Module):
         torch.Tensor
             Patch token outputs arranged by (frequency, time).
         """
+        if self.patchout_active:
+            raise RuntimeError(
+                "patch_tokens needs the whole patch grid: call eval() first "
+                "(patchout leaves tokens out in training)"
+            )
         tokens = self.forward_features(fbank, lengths)[:, self.num_prefix_tokens :]
         return tokens.reshape(tokens.shape[0], self.f_dim, self.t_dim, -1)
 
@@ -482,6 +596,12 @@ class AudioSpectrogramTransformer(nn.Module):
             f"n_mels={self.n_mels}, n_frames={self.n_frames}, "
             f"stride=({self.fstride}, {self.tstride}), "
             f"grid={self.f_dim}x{self.t_dim}, prefix={self.num_prefix_tokens}"
+            + (
+                f", patchout=(freq {self.patchout_freq}, time {self.patchout_time}, "
+                f"tokens {self.token_drop})"
+                if self.patchout_freq or self.patchout_time or self.token_drop
+                else ""
+            )
         )
 
 

@@ -158,7 +158,14 @@ def write_model_folder(
         raise ValueError(f"{len(labels)} labels for a {n_classes}-class head")
     config = dict(encoder.config)
     config["pad_value"] = (0.0 - float(norm_mean)) / (2 * float(norm_std))
-    config.pop("activation_checkpointing", None)
+    # Training-only options: an exported model runs without them.
+    for option in (
+        "activation_checkpointing",
+        "patchout_freq",
+        "patchout_time",
+        "token_drop",
+    ):
+        config.pop(option, None)
     encoder_args = "".join(f"    {key}: {value!r}\n" for key, value in config.items())
     text = HPARAMS_TEMPLATE.format(
         origin=origin,

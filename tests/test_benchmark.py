@@ -7,7 +7,8 @@
 * activation checkpointing gives the same loss and gradients (dropout and
   stochastic depth on: the RNG state is replayed in the recomputation);
 * bf16 autocast on CPU stays within bf16 tolerance of fp32;
-* fused Adam gives the parameters of the default Adam after a few steps.
+* fused Adam gives the parameters of the default Adam after a few steps;
+* the patchout section measures both settings, PaSST's share of any grid.
 """
 
 import copy
@@ -64,6 +65,7 @@ def test_quick_run_prints_tables(quick_run):
         "**Adam step**",
         "**int8 (dynamic, Linear layers) against fp32**",
         "**Tagging speed**",
+        "**Patchout (PaSST, training only)**",
     ):
         assert title in stdout
     for row in ("| quick | 1 s | 146 | ours |", "| quick | 5 s | 602 | hf-sdpa |"):
@@ -108,6 +110,13 @@ def test_quick_run_measures_every_peer(quick_run):
         "encoder inference >= 0.95x HF sdpa",
         "batched fbank >= 1.0x per-clip torchaudio loop",
     }
+    rows = {r["peer"]: r for r in results["patchout"]}
+    assert rows["ours"]["patch_tokens"] == 12 * 50  # --quick: longest input 5 s
+    assert rows["ours+patchout"]["patch_tokens"] == 8 * 30  # PaSST share: 4 rows, 20 columns
+    assert all(r["train_clips_s"] > 0 for r in rows.values())
+    assert "patchout training step >= 1.8x without (PaSST setting)" in {
+        t["target"] for t in results["targets"]
+    }
     assert results["machine"]["wall_s"] < 120  # about 20 s on one free core
 
 
@@ -123,6 +132,13 @@ def test_write_report_replaces_only_its_section(tmp_path):
     assert "second" in text and "first" not in text
     assert "analysis kept" in text and "gpu" in text
     assert text.count("BEGIN benchmark.py output: cpu -->") == 1
+
+
+def test_passt_setting_scales_to_any_grid():
+    patchout = load_benchmark_module().patchout
+    assert patchout.passt_setting(12, 101) == (4, 40)  # PaSST, 10 s
+    assert patchout.passt_setting(12, 50) == (4, 20)
+    assert patchout.passt_setting(2, 3) == (1, 1)  # always leaves a token
 
 
 def test_peak_memory_sees_an_allocation():

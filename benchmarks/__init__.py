@@ -1,0 +1,1 @@
+"""Benchmarks of speechbrain-ast against its peers (run ``benchmarks/benchmark.py``)."""
