@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ast.model import AudioSpectrogramTransformer, patchout
-from speechbrain_ast.rng import capture_rng_state, restore_rng_state
+from speechbrain_ast.resumable import capture_rng_state, restore_rng_state
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SMALL = {"n_frames": 128, "embed_dim": 32, "depth": 2, "num_heads": 2}
@@ -160,6 +160,7 @@ def test_esc50_yaml_passes_patchout_to_the_lobe(tmp_path):
     overrides = {
         "data_folder": str(tmp_path),
         "output_folder": str(tmp_path / "out"),
+        "init": "scratch",
         "embed_dim": 32,
         "depth": 1,
         "num_heads": 2,
@@ -172,5 +173,5 @@ def test_esc50_yaml_passes_patchout_to_the_lobe(tmp_path):
     encoder = hparams["embedding_model"]
     assert (encoder.patchout_freq, encoder.patchout_time, encoder.token_drop) == (4, 20, 0.1)
     with open(REPO / "recipes" / "ESC50" / "hparams" / "ast.yaml") as handle:
-        defaults = load_hyperpyyaml(handle, {k: overrides[k] for k in list(overrides)[:5]})
+        defaults = load_hyperpyyaml(handle, {k: overrides[k] for k in list(overrides)[:6]})
     assert not defaults["embedding_model"].train().patchout_active  # off by default
