@@ -53,3 +53,16 @@ def test_unknown_init_and_missing_source_are_errors():
         initialize_encoder(tiny_encoder(128), "imagenet21k")
     with pytest.raises(ValueError, match="needs a source"):
         initialize_encoder(tiny_encoder(128), "audioset", None)
+
+
+def test_imagenet_weights_offline_fail_at_once_with_the_way_out(monkeypatch):
+    """No minute of download retries: one connection attempt, then a clear error."""
+    import time
+
+    from speechbrain_ast.pretrained import HubUnavailableError, from_timm
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    start = time.monotonic()
+    with pytest.raises(HubUnavailableError, match="local timm checkpoint file.*init: scratch"):
+        from_timm("deit_tiny_distilled_patch16_224", n_frames=128)
+X

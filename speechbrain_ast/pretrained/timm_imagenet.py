@@ -23,8 +23,10 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import contextlib
 import math
 import os
+import socket
 
 import torch
 
@@ -33,6 +35,7 @@ from speechbrain_ast.pretrained.geometry import (
     adapt_pos_embed_tokens,
     patch_weight_to_mono,
 )
+from speechbrain_ast.pretrained.huggingface import HubUnavailableError
 from speechbrain_ast.pretrained.weights import (
     HEADS_BY_WIDTH,
     load_state_dict_strict,
@@ -159,14 +162,51 @@ def _timm_source(vit, encoder_kwargs):
         if os.sep in name or name.endswith((".pth", ".pt", ".bin", ".safetensors")):
             raise FileNotFoundError(f"{name}: timm checkpoint file not found")
         import timm  # lazily: timm (and torchvision) are slow to import
+        from huggingface_hub.utils import LocalEntryNotFoundError
 
-        vit = timm.create_model(timm_model_name(name), pretrained=True)
+        try:
+            with _cache_only_when_offline():
+                vit = timm.create_model(timm_model_name(name), pretrained=True)
+        except (LocalEntryNotFoundError, ConnectionError) as error:
+            raise HubUnavailableError(
+                timm_model_name(name),
+                f"timm could not download the ImageNet weights ({type(error).__name__}); "
+                "pass a local timm checkpoint file as the source (init_source), "
+                "or train from scratch (init: scratch)",
+            ) from None
     if not isinstance(vit, torch.nn.Module):
         raise TypeError(
             f"expected a timm ViT module, model name or checkpoint path, got "
             f"{type(vit).__name__}"
         )
     return (*_module_architecture(vit), set())
+
+
+@contextlib.contextmanager
+def _cache_only_when_offline(timeout=5.0):
+    """Use the local HF cache only when the Hub's host cannot be reached.
+
+    huggingface_hub retries a failing download for about a minute; one
+    connection attempt first makes an offline machine fail (or load its
+    cached weights) at once.
+    """
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
+        reachable = True
+    except OSError:
+        reachable = False
+    saved = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = saved or not reachable
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
 
 
 def _module_architecture(vit):
