@@ -11,6 +11,7 @@ Subcommands::
                     [--multi-label|--single-label]
     speechbrain-ast export CKPT_DIR OUT_DIR --like MODEL_DIR
     speechbrain-ast export-onnx MODEL_DIR OUT.onnx [--int8]
+                    [--attention onnxruntime|standard]
     speechbrain-ast stats AUDIO_DIR_OR_MANIFEST [--sample-rate 16000] [--n-mels 128]
 
 Errors are reported as one line ``error: <file>: <problem>`` on stderr,
@@ -235,6 +236,13 @@ def build_parser():
         action="store_true",
         help="int8 weights of the encoder and head (onnxruntime dynamic "
         "quantisation; the features stay float32)",
+    )
+    onnx.add_argument(
+        "--attention",
+        choices=("onnxruntime", "standard"),
+        default="onnxruntime",
+        help="onnxruntime: one fused MultiHeadAttention node per block (fast, "
+        "onnxruntime only; default); standard: plain ONNX ops for other runtimes",
     )
     onnx.set_defaults(func=_cmd_export_onnx)
 
@@ -570,7 +578,9 @@ def _cmd_export_onnx(args):
     try:
         from speechbrain_ast.onnx_export import export_onnx
 
-        out = export_onnx(args.model, args.out, int8=args.int8)
+        out = export_onnx(
+            args.model, args.out, int8=args.int8, attention=args.attention
+        )
     except Exception as error:
         raise CommandError(
             f"{args.out}: ONNX export failed ({type(error).__name__}: "

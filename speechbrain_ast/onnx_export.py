@@ -20,6 +20,11 @@ The ONNX metadata holds the label names (JSON list), the sample rate, the
 window and the default tagging hop (samples), so a runtime outside Python
 can cut long audio the way ``AudioTagger`` does.
 
+Each attention is written as one ``com.microsoft.MultiHeadAttention`` node
+(onnxruntime's fused CPU kernel, like PyTorch's fused SDPA); with
+``attention="standard"`` it is written in plain ONNX ops instead, for other
+runtimes.
+
 ``torch.fft`` has no ONNX export that onnxruntime runs unchanged on every
 version, so the graph computes the 512-point DFT of the 400-sample frames as
 a product with a fixed cosine/sine basis (``ExportableKaldiFbank``); frames
@@ -36,6 +41,7 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import copy
 import json
 import math
 import os
@@ -44,8 +50,108 @@ import tempfile
 import torch
 from torch import nn
 
+from speechbrain_ast.model import Attention
+
 OPSET = 18
 FORMAT_VERSION = "1"
+ATTENTION_KINDS = ("onnxruntime", "standard")
+
+
+@torch.library.custom_op("speechbrain_ast::multi_head_attention", mutates_args=())
+def multi_head_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, num_heads: int
+) -> torch.Tensor:
+    """Self-attention on ``[B, N, D]`` projections; exported as one ONNX node.
+
+    In PyTorch this is ``scaled_dot_product_attention`` over ``num_heads``
+    heads; the exporter writes it as onnxruntime's fused
+    ``com.microsoft.MultiHeadAttention`` (see ``_multi_head_attention_onnx``).
+
+    Arguments
+    ---------
+    query, key, value : torch.Tensor
+        Projections ``[B, N, D]``.
+    num_heads : int
+        Number of heads.
+
+    Returns
+    -------
+    torch.Tensor
+        Attention output ``[B, N, D]`` (heads concatenated).
+
+    Example
+    -------
+    >>> x = torch.randn(2, 5, 8)
+    >>> multi_head_attention(x, x, x, 2).shape
+    torch.Size([2, 5, 8])
+    """
+    batch, n_tokens, dim = query.shape
+
+    def heads(x):
+        return x.reshape(batch, n_tokens, num_heads, dim // num_heads).transpose(1, 2)
+
+    out = nn.functional.scaled_dot_product_attention(
+        heads(query), heads(key), heads(value)
+    )
+    return out.transpose(1, 2).reshape(batch, n_tokens, dim)
+
+
+@multi_head_attention.register_fake
+def _(query, key, value, num_heads):
+    return torch.empty_like(query)
+
+
+def _multi_head_attention_onnx(query, key, value, num_heads: int):
+    """ONNX translation of ``multi_head_attention``: one onnxruntime node."""
+    import onnxscript
+    from onnx.defs import OpSchema
+
+    parameter = OpSchema.FormalParameter
+    # com.microsoft ops have no schema in the onnx package: declare the part used.
+    schema = OpSchema(
+        "MultiHeadAttention",
+        "com.microsoft",
+        1,
+        inputs=[
+            parameter("query", "T"),
+            parameter("key", "T"),
+            parameter("value", "T"),
+        ],
+        outputs=[parameter("output", "T")],
+        type_constraints=[("T", ["tensor(float)"], "")],
+        attributes=[OpSchema.Attribute("num_heads", OpSchema.AttrType.INT, "heads")],
+    )
+    opset = onnxscript.values.Opset("com.microsoft", 1)
+    node = onnxscript.values.Op(opset, "MultiHeadAttention", schema)
+    return node(query, key, value, num_heads=num_heads)
+
+
+class FusedAttention(nn.Module):
+    """An ``Attention`` whose heads run in one exportable op (same weights).
+
+    Arguments
+    ---------
+    attention : Attention
+        The encoder's attention (its ``qkv`` and ``proj`` are reused).
+
+    Example
+    -------
+    >>> attention = Attention(16, 2).eval()
+    >>> x = torch.randn(2, 5, 16)
+    >>> torch.allclose(FusedAttention(attention)(x), attention(x), atol=1e-6)
+    True
+    """
+
+    def __init__(self, attention):
+        super().__init__()
+        self.num_heads = attention.num_heads
+        self.qkv = attention.qkv
+        self.proj = attention.proj
+
+    def forward(self, x):
+        """Attend over ``[B, N, D]`` tokens."""
+        query, key, value = self.qkv(x).chunk(3, dim=-1)
+        return self.proj(multi_head_attention(query, key, value, self.num_heads))
 
 
 class ExportableKaldiFbank(nn.Module):
@@ -141,6 +247,11 @@ class WaveformTagger(nn.Module):
         The head.
     multi_label : bool
         Scores are sigmoids (True) or a softmax over classes (False).
+    attention : str
+        ``"onnxruntime"``: each attention is one fused
+        ``com.microsoft.MultiHeadAttention`` node (fast on onnxruntime, the
+        only runtime that has it); ``"standard"``: plain ONNX ops (MatMul,
+        Softmax) that any runtime runs. The PyTorch outputs are the same.
 
     Example
     -------
@@ -162,9 +273,19 @@ class WaveformTagger(nn.Module):
     """
 
     def __init__(
-        self, compute_features, mean_var_norm, embedding_model, classifier, multi_label
+        self,
+        compute_features,
+        mean_var_norm,
+        embedding_model,
+        classifier,
+        multi_label,
+        attention="onnxruntime",
     ):
         super().__init__()
+        if attention not in ATTENTION_KINDS:
+            raise ValueError(
+                f"attention must be one of {ATTENTION_KINDS}, got {attention!r}"
+            )
         if compute_features.n_frames != embedding_model.n_frames:
             raise ValueError(
                 f"features give {compute_features.n_frames} frames, the encoder "
@@ -172,6 +293,12 @@ class WaveformTagger(nn.Module):
             )
         self.features = ExportableKaldiFbank(compute_features)
         self.mean_var_norm = mean_var_norm
+        if attention == "onnxruntime":
+            # A copy: the caller's encoder keeps its own attention modules.
+            embedding_model = copy.deepcopy(embedding_model)
+            for block in embedding_model.blocks:
+                if isinstance(block.attn, Attention):
+                    block.attn = FusedAttention(block.attn)
         self.embedding_model = embedding_model
         self.classifier = classifier
         self.multi_label = bool(multi_label)
@@ -185,7 +312,7 @@ class WaveformTagger(nn.Module):
         return logits, torch.softmax(logits, dim=-1)
 
     @classmethod
-    def from_tagger(cls, tagger):
+    def from_tagger(cls, tagger, attention="onnxruntime"):
         """Build from a loaded ``AudioTagger`` (fp32, its modules on CPU)."""
         mods = tagger.mods
         return cls(
@@ -194,10 +321,11 @@ class WaveformTagger(nn.Module):
             mods.embedding_model,
             mods.classifier,
             tagger.multi_label,
+            attention,
         ).eval()
 
 
-def tagger_metadata(tagger, int8=False):
+def tagger_metadata(tagger, int8=False, attention="onnxruntime"):
     """The ONNX metadata of a tagger's graph: labels, rate, window and hop.
 
     Arguments
@@ -206,6 +334,8 @@ def tagger_metadata(tagger, int8=False):
         The loaded model folder.
     int8 : bool
         Whether the graph's matrix products are quantised.
+    attention : str
+        How attention is written (see ``WaveformTagger``).
 
     Returns
     -------
@@ -234,11 +364,14 @@ def tagger_metadata(tagger, int8=False):
         "n_frames": str(features.n_frames),
         "multi_label": json.dumps(tagger.multi_label),
         "int8": json.dumps(bool(int8)),
+        "attention": attention,
         "outputs": "logits: raw class logits; scores: sigmoid (multi_label) or softmax",
     }
 
 
-def export_onnx(model_folder, out_path, int8=False, opset=OPSET):
+def export_onnx(
+    model_folder, out_path, int8=False, attention="onnxruntime", opset=OPSET
+):
     """Export a model folder as one ONNX graph: waveform -> logits, scores.
 
     Arguments
@@ -250,6 +383,9 @@ def export_onnx(model_folder, out_path, int8=False, opset=OPSET):
     int8 : bool
         Quantise the encoder's and head's matrix-product weights to int8
         (onnxruntime dynamic quantisation; features stay float32).
+    attention : str
+        ``"onnxruntime"`` (fused attention nodes, default) or ``"standard"``
+        (plain ONNX ops for other runtimes), see ``WaveformTagger``.
     opset : int
         ONNX opset (default 18, see the module doc).
 
@@ -270,10 +406,10 @@ def export_onnx(model_folder, out_path, int8=False, opset=OPSET):
     from speechbrain_ast.inference import AudioTagger
 
     tagger = AudioTagger.from_hparams(source=model_folder)
-    return export_tagger(tagger, out_path, int8=int8, opset=opset)
+    return export_tagger(tagger, out_path, int8=int8, attention=attention, opset=opset)
 
 
-def export_tagger(tagger, out_path, int8=False, opset=OPSET):
+def export_tagger(tagger, out_path, int8=False, attention="onnxruntime", opset=OPSET):
     """Export a loaded fp32 ``AudioTagger`` (see ``export_onnx``).
 
     Arguments
@@ -284,6 +420,8 @@ def export_tagger(tagger, out_path, int8=False, opset=OPSET):
         The ``.onnx`` file to write.
     int8 : bool
         Quantise the matrix-product weights (see ``export_onnx``).
+    attention : str
+        How attention is written (see ``export_onnx``).
     opset : int
         ONNX opset.
 
@@ -295,7 +433,7 @@ def export_tagger(tagger, out_path, int8=False, opset=OPSET):
     onnx = _require("onnx")
     if getattr(tagger, "int8", False) or getattr(tagger, "onnx_session", None):
         raise ValueError("export needs the fp32 PyTorch tagger, not an int8/ONNX one")
-    model = WaveformTagger.from_tagger(tagger).cpu()
+    model = WaveformTagger.from_tagger(tagger, attention).cpu()
     window = tagger.window_samples
     example = torch.zeros(2, window)
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
@@ -316,6 +454,11 @@ def export_tagger(tagger, out_path, int8=False, opset=OPSET):
                 dynamo=True,
                 external_data=False,
                 verbose=False,
+                custom_translation_table={
+                    torch.ops.speechbrain_ast.multi_head_attention.default: (
+                        _multi_head_attention_onnx
+                    )
+                },
             )
         program.save(fp32_path, external_data=False)
         final = fp32_path
@@ -323,7 +466,7 @@ def export_tagger(tagger, out_path, int8=False, opset=OPSET):
             final = os.path.join(work, "int8.onnx")
             quantize_graph(fp32_path, final)
         graph = onnx.load(final)
-        meta = tagger_metadata(tagger, int8=int8)
+        meta = tagger_metadata(tagger, int8=int8, attention=attention)
         del graph.metadata_props[:]
         for key, value in meta.items():
             graph.metadata_props.add(key=key, value=value)
