@@ -41,11 +41,14 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import contextlib
 import copy
 import json
+import logging
 import math
 import os
 import tempfile
+import warnings
 
 import torch
 from torch import nn
@@ -443,7 +446,9 @@ def export_tagger(tagger, out_path, int8=False, attention="onnxruntime", opset=O
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".onnx-export-") as work:
         fp32_path = os.path.join(work, "fp32.onnx")
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch.export's own deprecation notices, not actionable here.
+            warnings.simplefilter("ignore", FutureWarning)
             program = torch.onnx.export(
                 model,
                 (example,),
@@ -508,15 +513,28 @@ def quantize_graph(fp32_path, int8_path):
         for node in graph.node
         if node.op_type == "MatMul" and feature_constants.intersection(node.input)
     ]
-    quantization.quantize_dynamic(
-        fp32_path,
-        int8_path,
-        op_types_to_quantize=["MatMul", "Gemm"],
-        nodes_to_exclude=excluded,
-        weight_type=quantization.QuantType.QInt8,
-        per_channel=False,
-    )
+    with _quiet_root_logger():  # its advice to pre-process does not apply here
+        quantization.quantize_dynamic(
+            fp32_path,
+            int8_path,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            nodes_to_exclude=excluded,
+            weight_type=quantization.QuantType.QInt8,
+            per_channel=False,
+        )
     return int8_path
+
+
+@contextlib.contextmanager
+def _quiet_root_logger():
+    """Drop root-logger warnings (onnxruntime's quantiser logs through it)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _require(module):
