@@ -487,6 +487,7 @@ def quantize_graph(fp32_path, int8_path):
 
     Products whose weight is a feature constant (DFT basis, mel banks) are
     left in float32: quantising them would change the features themselves.
+    The metadata of an exported graph is kept, with ``int8`` set to true.
 
     Arguments
     ---------
@@ -502,7 +503,8 @@ def quantize_graph(fp32_path, int8_path):
     """
     onnx = _require("onnx")
     quantization = _require("onnxruntime.quantization")
-    graph = onnx.load(fp32_path).graph
+    source = onnx.load(fp32_path)
+    graph = source.graph
     feature_constants = {
         init.name
         for init in graph.initializer
@@ -522,6 +524,13 @@ def quantize_graph(fp32_path, int8_path):
             weight_type=quantization.QuantType.QInt8,
             per_channel=False,
         )
+    quantised = onnx.load(int8_path)
+    del quantised.metadata_props[:]
+    for prop in source.metadata_props:
+        value = "true" if prop.key == "int8" else prop.value
+        quantised.metadata_props.add(key=prop.key, value=value)
+    quantised.producer_name = source.producer_name
+    onnx.save(quantised, int8_path)
     return int8_path
 
 
