@@ -574,12 +574,12 @@ def _cmd_export(args):
 # ----------------------------------------------------------- export-onnx
 def _cmd_export_onnx(args):
     """Export a model folder as one ONNX graph."""
-    _load_tagger(args.model, "cpu", False)  # the folder's own errors, exit 2
+    tagger = _load_tagger(args.model, "cpu", False)  # folder errors: exit 2
     try:
-        from speechbrain_ast.onnx_export import export_onnx
+        from speechbrain_ast.onnx_export import export_tagger
 
-        out = export_onnx(
-            args.model, args.out, int8=args.int8, attention=args.attention
+        out = export_tagger(
+            tagger, args.out, int8=args.int8, attention=args.attention
         )
     except Exception as error:
         raise CommandError(
