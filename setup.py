@@ -27,6 +27,8 @@ setup(
     extras_require={
         "test": ["pytest", "transformers", "ruff"],
         "shards": ["webdataset"],
+        # ONNX export, the onnxruntime backend and int8 (onnxruntime quantisation).
+        "onnx": ["onnx>=1.16", "onnxruntime>=1.17", "onnxscript>=0.2"],
     },
     entry_points={"console_scripts": ["speechbrain-ast=speechbrain_ast.cli:main"]},
 )

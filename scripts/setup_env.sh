@@ -8,7 +8,7 @@ set -euo pipefail
 VENV=${1:-.venv}
 cd "$(dirname "$0")/.."
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check -c constraints.txt -e ".[test,shards]" 2>&1 \
+"$VENV/bin/pip" install -q --disable-pip-version-check -c constraints.txt -e ".[test,shards,onnx]" 2>&1 \
   | grep -v "is neither a file nor a directory" || true
 "$VENV/bin/python" scripts/fix_cpu_torch_wheels.py
 "$VENV/bin/python" -c "import torch, torchaudio, speechbrain, timm, speechbrain_ast; print('env ok: torch', torch.__version__, 'torchaudio', torchaudio.__version__, 'speechbrain', speechbrain.__version__, 'timm', timm.__version__)"

@@ -4,12 +4,14 @@ Subcommands::
 
     speechbrain-ast tag FILE... --model DIR [--top-k K] [--threshold T]
                     [--hop SECONDS] [--aggregate max|mean] [--int8] [--json]
-                    [--device cpu]
+                    [--device cpu] [--backend torch|onnx] [--onnx FILE]
     speechbrain-ast import --format official|hf SRC OUT_DIR [--labels CSV]
                     [--n-frames N] [--fstride 10] [--tstride 10]
                     [--norm-stats DATASET|MEAN,STD] [--num-heads H]
                     [--multi-label|--single-label]
     speechbrain-ast export CKPT_DIR OUT_DIR --like MODEL_DIR
+    speechbrain-ast export-onnx MODEL_DIR OUT.onnx [--int8]
+                    [--attention onnxruntime|standard]
     speechbrain-ast stats AUDIO_DIR_OR_MANIFEST [--sample-rate 16000] [--n-mels 128]
 
 Errors are reported as one line ``error: <file>: <problem>`` on stderr,
@@ -64,8 +66,8 @@ def build_parser():
     Returns
     -------
     argparse.ArgumentParser
-        The parser with the ``tag``, ``import``, ``export``, ``stats`` and
-        ``train`` subcommands.
+        The parser with the ``tag``, ``import``, ``export``, ``export-onnx``,
+        ``stats`` and ``train`` subcommands.
 
     Example
     -------
@@ -116,7 +118,24 @@ def build_parser():
         "--batch-size", type=_positive_int, default=8, help="windows per forward pass"
     )
     tag.add_argument(
-        "--int8", action="store_true", help="dynamic int8 quantisation (CPU)"
+        "--int8",
+        action="store_true",
+        help="int8 matrix products (onnxruntime dynamic quantisation, CPU; "
+        "implies --backend onnx)",
+    )
+    tag.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="score windows with PyTorch or with the model exported to ONNX "
+        "and run by onnxruntime on CPU (same windows and timeline)",
+    )
+    tag.add_argument(
+        "--onnx",
+        default=None,
+        metavar="FILE",
+        help="with --backend onnx or --int8: a graph from `export-onnx` of the "
+        "same model folder (default: export at start-up)",
     )
     tag.add_argument(
         "--json", action="store_true", help="print one JSON document with timelines"
@@ -209,6 +228,31 @@ def build_parser():
     )
     exp.set_defaults(func=_cmd_export)
 
+    onnx = commands.add_parser(
+        "export-onnx",
+        help="export a model folder as one ONNX graph (waveform -> scores)",
+        description="Write one ONNX graph from a 16 kHz float32 waveform "
+        "[batch, samples] to logits and scores [batch, n_classes], with the "
+        "Kaldi fbank and normalisation inside; label names, window and hop "
+        "in its metadata.",
+    )
+    onnx.add_argument("model", metavar="MODEL_DIR", help="model folder")
+    onnx.add_argument("out", metavar="OUT.onnx", help="ONNX file to write")
+    onnx.add_argument(
+        "--int8",
+        action="store_true",
+        help="int8 weights of the encoder and head (onnxruntime dynamic "
+        "quantisation; the features stay float32)",
+    )
+    onnx.add_argument(
+        "--attention",
+        choices=("onnxruntime", "standard"),
+        default="onnxruntime",
+        help="onnxruntime: one fused MultiHeadAttention node per block (fast, "
+        "onnxruntime only; default); standard: plain ONNX ops for other runtimes",
+    )
+    onnx.set_defaults(func=_cmd_export_onnx)
+
     stats = commands.add_parser(
         "stats",
         help="fbank mean/std of a dataset (for norm_mean / norm_std)",
@@ -283,7 +327,9 @@ def _cmd_tag(args):
     """Tag each file; report bad ones and go on."""
     from speechbrain_ast.audio import AudioError
 
-    tagger = _load_tagger(args.model, args.device, args.int8)
+    tagger = _load_tagger(
+        args.model, args.device, args.int8, args.backend, args.onnx
+    )
     if args.hop is not None:
         window = tagger.window_samples / tagger.sample_rate
         if not 0 < round(args.hop * tagger.sample_rate) <= tagger.window_samples:
@@ -334,7 +380,7 @@ def _cmd_tag(args):
     return EXIT_FAILED if errors else EXIT_OK
 
 
-def _load_tagger(model_dir, device, int8):
+def _load_tagger(model_dir, device, int8, backend="torch", onnx_path=None):
     """Load an ``AudioTagger`` or raise a one-line ``CommandError`` (exit 2)."""
     if not os.path.isdir(model_dir):
         raise CommandError(f"{model_dir}: model folder not found", EXIT_USAGE)
@@ -344,11 +390,24 @@ def _load_tagger(model_dir, device, int8):
         )
     if int8 and not str(device).startswith("cpu"):
         raise CommandError(f"--int8 runs on CPU only, not {device}", EXIT_USAGE)
+    if backend == "onnx" and not str(device).startswith("cpu"):
+        raise CommandError(
+            f"--backend onnx runs on CPU only, not {device}", EXIT_USAGE
+        )
+    if onnx_path is not None:
+        if not (int8 or backend == "onnx"):
+            raise CommandError("--onnx needs --backend onnx (or --int8)", EXIT_USAGE)
+        if not os.path.isfile(onnx_path):
+            raise CommandError(f"{onnx_path}: ONNX file not found", EXIT_USAGE)
     from speechbrain_ast.inference import AudioTagger
 
     try:
         return AudioTagger.from_hparams(
-            source=model_dir, int8=int8, run_opts={"device": device}
+            source=model_dir,
+            int8=int8,
+            backend=backend,
+            onnx_path=onnx_path,
+            run_opts={"device": device},
         )
     except Exception as error:
         raise CommandError(
@@ -523,6 +582,25 @@ def _cmd_export(args):
     """Export a checkpoint folder as a model folder."""
     out = export_checkpoint(args.ckpt_dir, args.out_dir, args.like)
     print(f"model folder written: {out}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------- export-onnx
+def _cmd_export_onnx(args):
+    """Export a model folder as one ONNX graph."""
+    tagger = _load_tagger(args.model, "cpu", False)  # folder errors: exit 2
+    try:
+        from speechbrain_ast.onnx_export import export_tagger
+
+        out = export_tagger(
+            tagger, args.out, int8=args.int8, attention=args.attention
+        )
+    except Exception as error:
+        raise CommandError(
+            f"{args.out}: ONNX export failed ({type(error).__name__}: "
+            f"{_one_line(error)})"
+        ) from None
+    print(f"ONNX graph written: {out}{' (int8)' if args.int8 else ''}")
     return EXIT_OK
 
 

@@ -13,7 +13,9 @@ on ``EncoderClassifier`` (``classify_batch``, ``classify_file``,
   clip-level tags plus a per-window timeline;
 * batched clips of different lengths give the same result as tagging them one
   by one (the features get each clip's true length);
-* optional dynamic int8 quantisation of the Linear layers for CPU inference.
+* an onnxruntime backend (``backend="onnx"``, ``int8=True``): the windows
+  are scored by the exported graph of ``speechbrain_ast.onnx_export``, with
+  the same windows, aggregation and timeline as the PyTorch backend.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -21,7 +23,6 @@ Authors
 
 import dataclasses
 import os
-import warnings
 
 import torch
 from speechbrain.inference.classifiers import EncoderClassifier
@@ -30,6 +31,7 @@ from speechbrain.utils.fetching import FetchConfig
 from speechbrain_ast.audio import MIN_SAMPLES, AudioError, load_audio
 
 AGGREGATIONS = ("max", "mean")
+BACKENDS = ("torch", "onnx")
 
 
 @dataclasses.dataclass
@@ -151,7 +153,13 @@ class AudioTagger(EncoderClassifier):
 
     @classmethod
     def from_hparams(
-        cls, source, hparams_file="hyperparams.yaml", int8=False, **kwargs
+        cls,
+        source,
+        hparams_file="hyperparams.yaml",
+        int8=False,
+        backend="torch",
+        onnx_path=None,
+        **kwargs,
     ):
         """Load a model folder (local folder, or a HuggingFace repo id).
 
@@ -166,8 +174,18 @@ class AudioTagger(EncoderClassifier):
         hparams_file : str
             Name of the hyperparameter file in ``source``.
         int8 : bool
-            Quantise the encoder's and classifier's Linear layers to int8
-            (dynamic quantisation, CPU only; see ``quantize_int8``).
+            Score with int8 matrix products (onnxruntime dynamic
+            quantisation, CPU only; see ``quantize_int8``). Implies
+            ``backend="onnx"``.
+        backend : str
+            ``"torch"`` (default) or ``"onnx"``: score windows with the
+            folder exported to ONNX and run by onnxruntime on CPU (needs the
+            ``onnx`` extra; ``score_batch``, ``tag_batch`` and the ``tag_*``
+            methods use it, the embedding methods stay in PyTorch).
+        onnx_path : str, optional
+            With ``backend="onnx"``: a graph exported earlier from this
+            folder (``speechbrain-ast export-onnx``), instead of exporting
+            it at load time.
         **kwargs : dict
             Passed to ``Pretrained.from_hparams`` (``run_opts``,
             ``savedir``, ``overrides``, ``fetch_config``, ...).
@@ -193,10 +211,15 @@ class AudioTagger(EncoderClassifier):
         source = _resolve_source(source, hparams_file)
         if os.path.isdir(source):
             kwargs.setdefault("fetch_config", FetchConfig(allow_network=False))
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         tagger = super().from_hparams(source, hparams_file=hparams_file, **kwargs)
         tagger.int8 = False
+        tagger.onnx_scorer = None
         if int8:
-            tagger.quantize_int8()
+            tagger.quantize_int8(onnx_path=onnx_path)
+        elif backend == "onnx":
+            tagger.use_onnx(onnx_path=onnx_path)
         return tagger
 
     # ------------------------------------------------------------------ info
@@ -228,16 +251,68 @@ class AudioTagger(EncoderClassifier):
             n_frames = self.mods.embedding_model.n_frames
         return (int(n_frames) - 1) * shift + size
 
-    # --------------------------------------------------------------- int8
-    def quantize_int8(self):
-        """Dynamically quantise the encoder's and classifier's Linear layers.
+    # ------------------------------------------------------- ONNX and int8
+    @property
+    def backend(self):
+        """``"onnx"`` when windows are scored by onnxruntime, else ``"torch"``."""
+        return "onnx" if getattr(self, "onnx_scorer", None) is not None else "torch"
 
-        Weights are stored as int8 and activations quantised on the fly
-        (``torch.ao.quantization.quantize_dynamic``). Measured for AST-base on
-        CPU: 2.0x fp32 with 5 s windows, 1.8x with 10 s windows (attention
-        stays fp32); small models gain less (~1.15x at width 128). Scores
-        change slightly: 96 % top-1 agreement on real clips, see
-        ``benchmarks/RESULTS.md``. CPU only.
+    def use_onnx(self, onnx_path=None, int8=False, threads=None):
+        """Score windows with onnxruntime on CPU from now on.
+
+        The folder's fp32 modules are exported to one ONNX graph (waveform ->
+        scores, see ``speechbrain_ast.onnx_export``), or ``onnx_path`` is
+        loaded and checked against the folder (labels, rate, window).
+
+        Arguments
+        ---------
+        onnx_path : str, optional
+            A graph exported earlier from this folder.
+        int8 : bool
+            Export with int8 matrix products (when not given ``onnx_path``).
+        threads : int, optional
+            onnxruntime intra-op threads (default: onnxruntime's choice).
+
+        Returns
+        -------
+        AudioTagger
+            ``self``.
+
+        Example
+        -------
+        >>> folder = _tiny_folder(getfixture("tmpdir"))
+        >>> tagger = AudioTagger.from_hparams(source=folder, backend="onnx")
+        >>> tagger.backend, tagger.score_batch(torch.randn(2, 16000)).shape
+        ('onnx', torch.Size([2, 3]))
+        """
+        from speechbrain_ast.onnx_backend import scorer_for_tagger
+
+        if torch.device(self.device).type != "cpu":
+            raise ValueError(
+                f"the ONNX backend runs on CPU only (device is {self.device})"
+            )
+        self.onnx_scorer = scorer_for_tagger(
+            self, int8=int8, onnx_path=onnx_path, threads=threads
+        )
+        self.int8 = bool(self.onnx_scorer.int8)
+        return self
+
+    def quantize_int8(self, onnx_path=None, threads=None):
+        """Score windows with int8 matrix products (onnxruntime, CPU).
+
+        The folder is exported to ONNX and the weights of the encoder's and
+        head's matrix products are quantised to int8, activations on the fly
+        (onnxruntime dynamic quantisation; the fbank stays float32). This
+        replaces the deprecated ``torch.ao.quantization`` path. Speed and
+        agreement with fp32 are in ``benchmarks/RESULTS.md``.
+
+        Arguments
+        ---------
+        onnx_path : str, optional
+            An int8 graph exported earlier from this folder
+            (``speechbrain-ast export-onnx --int8``).
+        threads : int, optional
+            onnxruntime intra-op threads.
 
         Returns
         -------
@@ -248,24 +323,16 @@ class AudioTagger(EncoderClassifier):
         -------
         >>> folder = _tiny_folder(getfixture("tmpdir"))
         >>> tagger = AudioTagger.from_hparams(source=folder).quantize_int8()
-        >>> tagger.mods.classifier.linear._get_name()
-        'DynamicQuantizedLinear'
+        >>> tagger.int8, tagger.backend
+        (True, 'onnx')
         """
         if torch.device(self.device).type != "cpu":
             raise ValueError(
                 f"int8 dynamic quantisation runs on CPU only (device is {self.device})"
             )
-        with warnings.catch_warnings():
-            # torch.ao.quantization is deprecated in favour of torchao, which
-            # is not a dependency; the eager API still works.
-            warnings.simplefilter("ignore")
-            from torch.ao.quantization import quantize_dynamic
-
-            for name in ("embedding_model", "classifier"):
-                self.mods[name] = quantize_dynamic(
-                    self.mods[name], {torch.nn.Linear}, dtype=torch.qint8
-                )
-        self.int8 = True
+        self.use_onnx(onnx_path=onnx_path, int8=True, threads=threads)
+        if not self.int8:
+            raise ValueError(f"{onnx_path}: not an int8 graph (export with --int8)")
         return self
 
     # ------------------------------------------------------------- batches
@@ -337,6 +404,8 @@ class AudioTagger(EncoderClassifier):
         >>> tagger.score_batch(torch.randn(2, 16000)).shape
         torch.Size([2, 3])
         """
+        if getattr(self, "onnx_scorer", None) is not None:
+            return self.onnx_scorer.score_batch(wavs, wav_lens)
         embeddings = self.encode_batch(wavs, wav_lens)
         with torch.no_grad():
             logits = self.mods.classifier(embeddings).float()

@@ -277,9 +277,8 @@ def test_int8_close_to_fp32(samples, tmp_path):
     fp32 = AudioTagger.from_hparams(source=folder)
     int8 = AudioTagger.from_hparams(source=folder, int8=True)
     assert int8.int8 and not fp32.int8
-    assert int8.mods.embedding_model.blocks[0].attn.qkv._get_name() == (
-        "DynamicQuantizedLinear"
-    )
+    # int8 runs in onnxruntime (the deprecated torch.ao path is gone).
+    assert int8.backend == "onnx" and fp32.backend == "torch"
     top_fp32 = fp32.score_batch(batch, lens).argmax(1)
     top_int8 = int8.score_batch(batch, lens).argmax(1)
     assert len(set(top_fp32.tolist())) >= 3  # the comparison is not degenerate

@@ -1,0 +1,559 @@
+"""ONNX export of a whole AST tagger: 16 kHz waveform in, class scores out.
+
+One graph holds everything a model folder's ``AudioTagger`` computes for a
+window of audio: the Kaldi fbank (``KaldiFbank``: clip-mean removal, 25 ms
+frames every 10 ms, per-frame DC removal, pre-emphasis, symmetric Hann
+window, 512-point power spectrum, Kaldi mel banks, log), the fixed
+normalisation, the pad/cut to the model's ``n_frames``, the encoder and the
+head. Inputs and outputs:
+
+* ``waveform``: float32 ``[batch, samples]`` at the folder's sample rate,
+  both axes dynamic, at least one 25 ms frame (400 samples at 16 kHz); a
+  window of the model's length or shorter (longer input is cut after
+  ``n_frames`` frames, as in PyTorch);
+* ``logits``: float32 ``[batch, n_classes]``;
+* ``scores``: float32 ``[batch, n_classes]``, sigmoid of the logits for a
+  multi-label folder, softmax otherwise (what ``AudioTagger.score_batch``
+  returns).
+
+The ONNX metadata holds the label names (JSON list), the sample rate, the
+window and the default tagging hop (samples), so a runtime outside Python
+can cut long audio the way ``AudioTagger`` does.
+
+Each attention is written as one ``com.microsoft.MultiHeadAttention`` node
+(onnxruntime's fused CPU kernel, like PyTorch's fused SDPA); with
+``attention="standard"`` it is written in plain ONNX ops instead, for other
+runtimes.
+
+``torch.fft`` has no ONNX export that onnxruntime runs unchanged on every
+version, so the graph computes the 512-point DFT of the 400-sample frames as
+a product with a fixed cosine/sine basis (``ExportableKaldiFbank``); frames
+are gathered with a computed index. ``tests/test_onnx_export.py`` proves that
+this equals ``KaldiFbank``. Opset 18 is used: LayerNormalization and the
+other ops the encoder needs are native there, and onnxruntime has CPU
+kernels for it since 1.14.
+
+``--int8`` quantises the weights of the encoder's and head's matrix products
+with onnxruntime's dynamic quantisation (int8 weights, activations quantised
+on the fly); the feature computation (DFT basis, mel banks) stays float32.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import os
+import tempfile
+import warnings
+
+import torch
+from torch import nn
+
+from speechbrain_ast.model import Attention
+
+OPSET = 18
+FORMAT_VERSION = "1"
+ATTENTION_KINDS = ("onnxruntime", "standard")
+
+
+@torch.library.custom_op("speechbrain_ast::multi_head_attention", mutates_args=())
+def multi_head_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, num_heads: int
+) -> torch.Tensor:
+    """Self-attention on ``[B, N, D]`` projections; exported as one ONNX node.
+
+    In PyTorch this is ``scaled_dot_product_attention`` over ``num_heads``
+    heads; the exporter writes it as onnxruntime's fused
+    ``com.microsoft.MultiHeadAttention`` (see ``_multi_head_attention_onnx``).
+
+    Arguments
+    ---------
+    query, key, value : torch.Tensor
+        Projections ``[B, N, D]``.
+    num_heads : int
+        Number of heads.
+
+    Returns
+    -------
+    torch.Tensor
+        Attention output ``[B, N, D]`` (heads concatenated).
+
+    Example
+    -------
+    >>> x = torch.randn(2, 5, 8)
+    >>> multi_head_attention(x, x, x, 2).shape
+    torch.Size([2, 5, 8])
+    """
+    batch, n_tokens, dim = query.shape
+
+    def heads(x):
+        return x.reshape(batch, n_tokens, num_heads, dim // num_heads).transpose(1, 2)
+
+    out = nn.functional.scaled_dot_product_attention(
+        heads(query), heads(key), heads(value)
+    )
+    return out.transpose(1, 2).reshape(batch, n_tokens, dim)
+
+
+@multi_head_attention.register_fake
+def _(query, key, value, num_heads):
+    return torch.empty_like(query)
+
+
+def _multi_head_attention_onnx(query, key, value, num_heads: int):
+    """ONNX translation of ``multi_head_attention``: one onnxruntime node."""
+    import onnxscript
+    from onnx.defs import OpSchema
+
+    parameter = OpSchema.FormalParameter
+    # com.microsoft ops have no schema in the onnx package: declare the part used.
+    schema = OpSchema(
+        "MultiHeadAttention",
+        "com.microsoft",
+        1,
+        inputs=[
+            parameter("query", "T"),
+            parameter("key", "T"),
+            parameter("value", "T"),
+        ],
+        outputs=[parameter("output", "T")],
+        type_constraints=[("T", ["tensor(float)"], "")],
+        attributes=[OpSchema.Attribute("num_heads", OpSchema.AttrType.INT, "heads")],
+    )
+    opset = onnxscript.values.Opset("com.microsoft", 1)
+    node = onnxscript.values.Op(opset, "MultiHeadAttention", schema)
+    return node(query, key, value, num_heads=num_heads)
+
+
+class FusedAttention(nn.Module):
+    """An ``Attention`` whose heads run in one exportable op (same weights).
+
+    Arguments
+    ---------
+    attention : Attention
+        The encoder's attention (its ``qkv`` and ``proj`` are reused).
+
+    Example
+    -------
+    >>> attention = Attention(16, 2).eval()
+    >>> x = torch.randn(2, 5, 16)
+    >>> torch.allclose(FusedAttention(attention)(x), attention(x), atol=1e-6)
+    True
+    """
+
+    def __init__(self, attention):
+        super().__init__()
+        self.num_heads = attention.num_heads
+        self.qkv = attention.qkv
+        self.proj = attention.proj
+
+    def forward(self, x):
+        """Attend over ``[B, N, D]`` tokens."""
+        query, key, value = self.qkv(x).chunk(3, dim=-1)
+        return self.proj(multi_head_attention(query, key, value, self.num_heads))
+
+
+class ExportableKaldiFbank(nn.Module):
+    """``KaldiFbank`` for equal-length batches, in ops that export to ONNX.
+
+    Computes the same features as ``KaldiFbank`` with every clip of the
+    batch as long as the tensor (no per-clip lengths): frames by an index
+    gather, the DFT as a product with a fixed basis instead of ``torch.fft``,
+    and the pad/cut to ``n_frames`` without shape-dependent branches.
+
+    Arguments
+    ---------
+    fbank : KaldiFbank
+        The feature extractor to reproduce (its settings and mel banks).
+
+    Example
+    -------
+    >>> from speechbrain_ast.features import KaldiFbank
+    >>> fbank = KaldiFbank(n_frames=128)
+    >>> wavs = torch.randn(2, 16000)
+    >>> difference = (ExportableKaldiFbank(fbank)(wavs) - fbank(wavs)).abs()
+    >>> bool(difference.mean() < 1e-5), bool(difference.max() < 1e-2)
+    (True, True)
+    """
+
+    def __init__(self, fbank):
+        super().__init__()
+        if fbank.n_frames is None:
+            raise ValueError("the fbank must have n_frames set (the model's input)")
+        self.window_size = fbank.window_size
+        self.window_shift = fbank.window_shift
+        self.n_frames = fbank.n_frames
+        self.preemphasis = fbank.preemphasis
+        self.remove_clip_mean = fbank.remove_clip_mean
+        self.pad_value = float(fbank.pad_value)
+        # Real DFT of a frame zero-padded to n_fft: only the first
+        # window_size samples are non-zero, so the basis has that many rows.
+        n_bins = fbank.n_fft // 2 + 1
+        angle = (
+            2.0
+            * math.pi
+            * torch.outer(
+                torch.arange(self.window_size, dtype=torch.float64),
+                torch.arange(n_bins, dtype=torch.float64),
+            )
+            / fbank.n_fft
+        )
+        basis = torch.cat([torch.cos(angle), torch.sin(angle)], dim=1)
+        self.register_buffer("dft_basis", basis.float())
+        self.register_buffer("window", fbank.window.detach().clone())
+        self.register_buffer("mel_banks", fbank.mel_banks.detach().clone())
+        self.register_buffer(
+            "frame_offsets", torch.arange(self.window_size, dtype=torch.long)
+        )
+
+    def forward(self, wavs):
+        """Log-mel features ``[B, n_frames, n_mels]`` of waveforms ``[B, S]``."""
+        wavs = wavs.float()
+        if self.remove_clip_mean:
+            wavs = wavs - wavs.mean(dim=1, keepdim=True)
+        n_frames_in = (wavs.shape[1] - self.window_size) // self.window_shift + 1
+        starts = torch.arange(n_frames_in, device=wavs.device) * self.window_shift
+        frames = wavs[:, starts[:, None] + self.frame_offsets]  # [B, T, window]
+        frames = frames - frames.mean(dim=2, keepdim=True)
+        # Pre-emphasis with Kaldi's edge rule: the first sample uses itself.
+        previous = torch.cat([frames[:, :, :1], frames[:, :, :-1]], dim=2)
+        emphasized = (frames - self.preemphasis * previous) * self.window
+        spectrum = emphasized @ self.dft_basis
+        n_bins = self.mel_banks.shape[0]
+        real, imag = spectrum[..., :n_bins], spectrum[..., n_bins:]
+        power = real * real + imag * imag
+        energies = power @ self.mel_banks
+        feats = energies.clamp_min(torch.finfo(torch.float32).eps).log()
+        # Pad (raw-fbank pad value) then cut: one path for any input length.
+        padding = feats.new_full(
+            (feats.shape[0], self.n_frames, feats.shape[2]), self.pad_value
+        )
+        return torch.cat([feats, padding], dim=1)[:, : self.n_frames]
+
+
+class WaveformTagger(nn.Module):
+    """A model folder's whole computation: waveform ``[B, S]`` -> logits, scores.
+
+    Arguments
+    ---------
+    compute_features : KaldiFbank
+        The folder's feature extractor (``n_frames`` set).
+    mean_var_norm : FixedNormalization
+        The folder's normalisation.
+    embedding_model : AudioSpectrogramTransformer
+        The encoder.
+    classifier : ClassificationHead
+        The head.
+    multi_label : bool
+        Scores are sigmoids (True) or a softmax over classes (False).
+    attention : str
+        ``"onnxruntime"``: each attention is one fused
+        ``com.microsoft.MultiHeadAttention`` node (fast on onnxruntime, the
+        only runtime that has it); ``"standard"``: plain ONNX ops (MatMul,
+        Softmax) that any runtime runs. The PyTorch outputs are the same.
+
+    Example
+    -------
+    >>> from speechbrain_ast.features import FixedNormalization, KaldiFbank
+    >>> from speechbrain_ast.model import (
+    ...     AudioSpectrogramTransformer,
+    ...     ClassificationHead,
+    ... )
+    >>> model = WaveformTagger(
+    ...     KaldiFbank(n_frames=128),
+    ...     FixedNormalization(dataset="esc50"),
+    ...     AudioSpectrogramTransformer(n_frames=128, embed_dim=32, depth=1, num_heads=2),
+    ...     ClassificationHead(32, 3),
+    ...     multi_label=False,
+    ... )
+    >>> logits, scores = model(torch.randn(2, 16000))
+    >>> logits.shape, scores.sum(dim=1).allclose(torch.ones(2))
+    (torch.Size([2, 3]), True)
+    """
+
+    def __init__(
+        self,
+        compute_features,
+        mean_var_norm,
+        embedding_model,
+        classifier,
+        multi_label,
+        attention="onnxruntime",
+    ):
+        super().__init__()
+        if attention not in ATTENTION_KINDS:
+            raise ValueError(
+                f"attention must be one of {ATTENTION_KINDS}, got {attention!r}"
+            )
+        if compute_features.n_frames != embedding_model.n_frames:
+            raise ValueError(
+                f"features give {compute_features.n_frames} frames, the encoder "
+                f"expects {embedding_model.n_frames}"
+            )
+        self.features = ExportableKaldiFbank(compute_features)
+        self.mean_var_norm = mean_var_norm
+        if attention == "onnxruntime":
+            # A copy: the caller's encoder keeps its own attention modules.
+            embedding_model = copy.deepcopy(embedding_model)
+            for block in embedding_model.blocks:
+                if isinstance(block.attn, Attention):
+                    block.attn = FusedAttention(block.attn)
+        self.embedding_model = embedding_model
+        self.classifier = classifier
+        self.multi_label = bool(multi_label)
+
+    def forward(self, waveform):
+        """Return ``(logits, scores)``, each ``[B, n_classes]``."""
+        feats = self.mean_var_norm(self.features(waveform))
+        logits = self.classifier(self.embedding_model(feats)).flatten(1)
+        if self.multi_label:
+            return logits, torch.sigmoid(logits)
+        return logits, torch.softmax(logits, dim=-1)
+
+    @classmethod
+    def from_tagger(cls, tagger, attention="onnxruntime"):
+        """Build from a loaded ``AudioTagger`` (fp32, its modules on CPU)."""
+        mods = tagger.mods
+        return cls(
+            mods.compute_features,
+            mods.mean_var_norm,
+            mods.embedding_model,
+            mods.classifier,
+            tagger.multi_label,
+            attention,
+        ).eval()
+
+
+def tagger_metadata(tagger, int8=False, attention="onnxruntime"):
+    """The ONNX metadata of a tagger's graph: labels, rate, window and hop.
+
+    Arguments
+    ---------
+    tagger : AudioTagger
+        The loaded model folder.
+    int8 : bool
+        Whether the graph's matrix products are quantised.
+    attention : str
+        How attention is written (see ``WaveformTagger``).
+
+    Returns
+    -------
+    dict
+        String keys and string values (ONNX ``metadata_props``).
+
+    Example
+    -------
+    >>> from speechbrain_ast.inference import AudioTagger, _tiny_folder
+    >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+    >>> meta = tagger_metadata(tagger)
+    >>> json.loads(meta["labels"]), meta["window_samples"], meta["hop_samples"]
+    (['a', 'b', 'c'], '20720', '10360')
+    """
+    features = tagger.mods.compute_features
+    window = tagger.window_samples
+    return {
+        "format": f"speechbrain-ast waveform tagger {FORMAT_VERSION}",
+        "labels": json.dumps(tagger.labels),
+        "sample_rate": str(tagger.sample_rate),
+        "window_samples": str(window),
+        "hop_samples": str(max(window // 2, 1)),
+        "min_samples": str(features.window_size),
+        "frame_length_samples": str(features.window_size),
+        "frame_shift_samples": str(features.window_shift),
+        "n_frames": str(features.n_frames),
+        "multi_label": json.dumps(tagger.multi_label),
+        "int8": json.dumps(bool(int8)),
+        "attention": attention,
+        "outputs": "logits: raw class logits; scores: sigmoid (multi_label) or softmax",
+    }
+
+
+def export_onnx(
+    model_folder, out_path, int8=False, attention="onnxruntime", opset=OPSET
+):
+    """Export a model folder as one ONNX graph: waveform -> logits, scores.
+
+    Arguments
+    ---------
+    model_folder : str
+        A model folder (``AudioTagger.from_hparams`` loads it).
+    out_path : str
+        The ``.onnx`` file to write (replaced atomically).
+    int8 : bool
+        Quantise the encoder's and head's matrix-product weights to int8
+        (onnxruntime dynamic quantisation; features stay float32).
+    attention : str
+        ``"onnxruntime"`` (fused attention nodes, default) or ``"standard"``
+        (plain ONNX ops for other runtimes), see ``WaveformTagger``.
+    opset : int
+        ONNX opset (default 18, see the module doc).
+
+    Returns
+    -------
+    str
+        ``out_path``.
+
+    Example
+    -------
+    >>> from speechbrain_ast.inference import _tiny_folder
+    >>> tmpdir = getfixture("tmpdir")
+    >>> path = export_onnx(_tiny_folder(tmpdir), tmpdir.join("m.onnx").strpath)
+    >>> import onnx
+    >>> [i.name for i in onnx.load(path).graph.input]
+    ['waveform']
+    """
+    from speechbrain_ast.inference import AudioTagger
+
+    tagger = AudioTagger.from_hparams(source=model_folder)
+    return export_tagger(tagger, out_path, int8=int8, attention=attention, opset=opset)
+
+
+def export_tagger(tagger, out_path, int8=False, attention="onnxruntime", opset=OPSET):
+    """Export a loaded fp32 ``AudioTagger`` (see ``export_onnx``).
+
+    Arguments
+    ---------
+    tagger : AudioTagger
+        Loaded model folder, not quantised.
+    out_path : str
+        The ``.onnx`` file to write.
+    int8 : bool
+        Quantise the matrix-product weights (see ``export_onnx``).
+    attention : str
+        How attention is written (see ``export_onnx``).
+    opset : int
+        ONNX opset.
+
+    Returns
+    -------
+    str
+        ``out_path``.
+    """
+    onnx = _require("onnx")
+    if getattr(tagger, "int8", False) or getattr(tagger, "onnx_session", None):
+        raise ValueError("export needs the fp32 PyTorch tagger, not an int8/ONNX one")
+    model = WaveformTagger.from_tagger(tagger, attention).cpu()
+    window = tagger.window_samples
+    example = torch.zeros(2, window)
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    samples = torch.export.Dim("samples", min=model.features.window_size, max=1 << 26)
+    out_path = os.fspath(out_path)
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".onnx-export-") as work:
+        fp32_path = os.path.join(work, "fp32.onnx")
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch.export's own deprecation notices, not actionable here.
+            warnings.simplefilter("ignore", FutureWarning)
+            program = torch.onnx.export(
+                model,
+                (example,),
+                input_names=["waveform"],
+                output_names=["logits", "scores"],
+                dynamic_shapes={"waveform": {0: batch, 1: samples}},
+                opset_version=opset,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+                custom_translation_table={
+                    torch.ops.speechbrain_ast.multi_head_attention.default: (
+                        _multi_head_attention_onnx
+                    )
+                },
+            )
+        program.save(fp32_path, external_data=False)
+        final = fp32_path
+        if int8:
+            final = os.path.join(work, "int8.onnx")
+            quantize_graph(fp32_path, final)
+        graph = onnx.load(final)
+        meta = tagger_metadata(tagger, int8=int8, attention=attention)
+        del graph.metadata_props[:]
+        for key, value in meta.items():
+            graph.metadata_props.add(key=key, value=value)
+        graph.producer_name = "speechbrain-ast"
+        staged = os.path.join(work, "final.onnx")
+        onnx.save(graph, staged)
+        os.replace(staged, out_path)
+    return out_path
+
+
+def quantize_graph(fp32_path, int8_path):
+    """Dynamic int8 quantisation of the encoder's and head's matrix products.
+
+    Products whose weight is a feature constant (DFT basis, mel banks) are
+    left in float32: quantising them would change the features themselves.
+    The metadata of an exported graph is kept, with ``int8`` set to true.
+
+    Arguments
+    ---------
+    fp32_path : str
+        Exported float32 graph.
+    int8_path : str
+        Where to write the quantised graph.
+
+    Returns
+    -------
+    str
+        ``int8_path``.
+    """
+    onnx = _require("onnx")
+    quantization = _require("onnxruntime.quantization")
+    source = onnx.load(fp32_path)
+    graph = source.graph
+    feature_constants = {
+        init.name
+        for init in graph.initializer
+        if "dft_basis" in init.name or "mel_banks" in init.name
+    }
+    excluded = [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul" and feature_constants.intersection(node.input)
+    ]
+    with _quiet_root_logger():  # its advice to pre-process does not apply here
+        quantization.quantize_dynamic(
+            fp32_path,
+            int8_path,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            nodes_to_exclude=excluded,
+            weight_type=quantization.QuantType.QInt8,
+            per_channel=False,
+        )
+    quantised = onnx.load(int8_path)
+    del quantised.metadata_props[:]
+    for prop in source.metadata_props:
+        value = "true" if prop.key == "int8" else prop.value
+        quantised.metadata_props.add(key=prop.key, value=value)
+    quantised.producer_name = source.producer_name
+    onnx.save(quantised, int8_path)
+    return int8_path
+
+
+@contextlib.contextmanager
+def _quiet_root_logger():
+    """Drop root-logger warnings (onnxruntime's quantiser logs through it)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def _require(module):
+    """Import an optional dependency with a message that says how to get it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(
+            f"{module} is needed for ONNX export and the ONNX backend: "
+            f"pip install 'speechbrain-ast[onnx]' ({error})"
+        ) from None
