@@ -74,7 +74,7 @@ def main():
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         print(
             f"== training a small AST on {DATA.relative_to(REPO)} with {args.threads} "
-            f"CPU thread(s), {args.epochs} epochs (about 1 min on an idle 2-core CPU; "
+            f"CPU thread(s), {args.epochs} epochs (2-3 min on a 2-core CPU; "
             "a progress bar per epoch):",
             flush=True,
         )
