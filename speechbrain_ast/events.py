@@ -412,6 +412,47 @@ def detect_events_in_timeline(
     )
 
 
+def events_from_tagging(result, labels, **options):
+    """Events of a ``TaggingResult`` (its windows and ``window_scores``).
+
+    Arguments
+    ---------
+    result : speechbrain_ast.inference.TaggingResult
+        A result of ``AudioTagger.tag_file``/``tag_waveform``.
+    labels : list of str
+        The tagger's class names (``AudioTagger.labels``).
+    **options : dict
+        ``thresholds``, ``median_seconds``, ``resolution``, ``merge`` of
+        ``detect_events_in_timeline``.
+
+    Returns
+    -------
+    EventDetection
+        The events of ``result.path``.
+
+    Example
+    -------
+    >>> from speechbrain_ast.inference import TaggingResult
+    >>> timeline = [{"start": 0.0, "end": 1.0, "labels": []},
+    ...             {"start": 1.0, "end": 2.0, "labels": []}]
+    >>> scores = torch.tensor([[0.9], [0.2]])
+    >>> result = TaggingResult("a.wav", 2.0, [], timeline, scores[0], scores)
+    >>> events_from_tagging(result, ["dog"]).events
+    [Event(label='dog', onset=0.0, offset=1.0, score=0.9)]
+    """
+    if result.window_scores is None:
+        raise ValueError(f"{result.path}: the tagging result has no window scores")
+    return detect_events_in_timeline(
+        [window["start"] for window in result.timeline],
+        [window["end"] for window in result.timeline],
+        result.window_scores,
+        labels,
+        result.duration,
+        path=result.path,
+        **options,
+    )
+
+
 def write_event_list(detections, path):
     """Write events in the DCASE event-list format (tab-separated, header).
 

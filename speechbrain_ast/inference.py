@@ -728,7 +728,7 @@ class AudioTagger(EncoderClassifier):
         >>> result.events[0].onset, result.events[0].offset
         (0.0, 3.0)
         """
-        from speechbrain_ast.events import detect_events_in_timeline
+        from speechbrain_ast.events import events_from_tagging
 
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
@@ -743,17 +743,13 @@ class AudioTagger(EncoderClassifier):
             batch_size=batch_size,
             path=path,
         )
-        return detect_events_in_timeline(
-            [window["start"] for window in tagged.timeline],
-            [window["end"] for window in tagged.timeline],
-            tagged.window_scores,
+        return events_from_tagging(
+            tagged,
             self.labels,
-            tagged.duration,
             thresholds=thresholds,
             median_seconds=median_seconds,
             resolution=resolution,
             merge=merge,
-            path=path,
         )
 
     def tag_files(self, paths, errors="raise", **kwargs):

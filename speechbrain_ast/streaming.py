@@ -423,9 +423,12 @@ def tag_stream(
     >>> [(w["start"], w["end"]) for w in tag_stream(tagger, wav, top_k=1)]
     [(0.0, 1.295), (0.6475, 1.9425), (1.205, 2.5)]
     """
-    pcm = PcmStream.open(stream, rate=rate, channels=channels, name=name)
     model_rate = tagger.sample_rate
     window, hop = tagger.window_hop_samples(window_seconds, hop_seconds)
+    # one forward pass before any audio arrives: the first call of a model
+    # is slower (allocations), and the first window must not wait for it
+    tagger.score_batch(torch.zeros(1, window))
+    pcm = PcmStream.open(stream, rate=rate, channels=channels, name=name)
     stream_rate = pcm.sample_rate
     if stream_rate != model_rate:
         # cut at the stream's rate, resample each window to the model's
