@@ -55,7 +55,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         text = action.help or ""
         if "(default" in text or action.default is argparse.SUPPRESS:
             return text
-        if action.required:
+        if action.required and action.option_strings:
             return f"{text} (required)"
         return super()._get_help_string(action)
 
@@ -263,21 +263,21 @@ def build_parser():
         type=_positive_int,
         default=None,
         metavar="N",
-        help="input length in frames (resizes the position embedding; "
-        "default: the checkpoint's)",
+        help="input length in frames, resizing the position embedding "
+        "(default: the checkpoint's)",
     )
     imp.add_argument(
         "--fstride",
         type=_positive_int,
         default=None,
-        help="the checkpoint's frequency stride (official: default from the "
+        help="the checkpoint's frequency stride (default: official: from the "
         "file name, else 10; HF: from config.json)",
     )
     imp.add_argument(
         "--tstride",
         type=_positive_int,
         default=None,
-        help="the checkpoint's time stride (as --fstride)",
+        help="the checkpoint's time stride (default: as --fstride)",
     )
     imp.add_argument(
         "--norm-stats",
@@ -290,8 +290,9 @@ def build_parser():
         "--num-heads",
         type=_positive_int,
         default=None,
-        help="attention heads of an official file of non-standard width "
-        "(official files do not store it; 768 wide: 12)",
+        help="attention heads of an official file of non-standard width; "
+        "official files do not store it (default: from the width, e.g. 12 for "
+        "768; HF: from config.json)",
     )
     kind = imp.add_mutually_exclusive_group()
     kind.add_argument(
