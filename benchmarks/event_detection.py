@@ -131,7 +131,9 @@ def build_recordings(clips, per_recording, seed, label_map=None):
     return recordings
 
 
-def evaluate(tagger, recordings, windows, hops, thresholds, medians, batch_size):
+def evaluate(
+    tagger, recordings, windows, hops, thresholds, medians, levels, batch_size
+):
     """Score every configuration of the grid; return one row per configuration."""
     reference = {name: events for name, _, events in recordings}
     durations = {name: wav.numel() / RATE for name, wav, _ in recordings}
@@ -152,10 +154,17 @@ def evaluate(tagger, recordings, windows, hops, thresholds, medians, batch_size)
             for name, wav, _ in recordings
         }
         seconds = time.perf_counter() - start
-        for threshold, median in itertools.product(thresholds, medians):
+        waveforms = {name: wav for name, wav, _ in recordings}
+        for threshold, median, level in itertools.product(thresholds, medians, levels):
             estimated = {
                 name: events_from_tagging(
-                    result, tagger.labels, thresholds=threshold, median_seconds=median
+                    result,
+                    tagger.labels,
+                    thresholds=threshold,
+                    median_seconds=median,
+                    min_level_db=level,
+                    waveform=waveforms[name],
+                    sample_rate=RATE,
                 ).events
                 for name, result in tagged.items()
             }
@@ -170,6 +179,7 @@ def evaluate(tagger, recordings, windows, hops, thresholds, medians, batch_size)
                     "hop_s": hop,
                     "threshold": threshold,
                     "median_s": median,
+                    "min_level_db": level,
                     "event_f1": full["f1"],
                     "event_f1_onset_only": onset["f1"],
                     "segment_f1": segment["f1"],
@@ -188,14 +198,17 @@ def markdown(rows, n_events, n_recordings, audio_seconds):
         f"{n_recordings} recordings, {n_events} reference events, "
         f"{audio_seconds / 60:.1f} min of audio",
         "",
-        "| window (s) | hop (s) | threshold | median (s) | event F1 (onset+offset) "
-        "| event F1 (onset only) | segment F1 | segment ER | events found |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| window (s) | hop (s) | threshold | median (s) | level gate (dBFS) "
+        "| event F1 (onset+offset) | event F1 (onset only) | segment F1 "
+        "| segment ER | events found |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row['window_s']:g} | {row['hop_s']:g} | {row['threshold']:g} "
-            f"| {row['median_s']:g} | {row['event_f1']:.1%} "
+            f"| {row['median_s']:g} "
+            f"| {'-' if row['min_level_db'] is None else format(row['min_level_db'], 'g')} "
+            f"| {row['event_f1']:.1%} "
             f"| {row['event_f1_onset_only']:.1%} | {row['segment_f1']:.1%} "
             f"| {row['segment_error_rate']:.2f} | {row['n_estimated']} |"
         )
@@ -225,6 +238,13 @@ def main():
     parser.add_argument("--hop", type=float, nargs="+", default=[0.25])
     parser.add_argument("--threshold", type=float, nargs="+", default=[0.3, 0.5])
     parser.add_argument("--median", type=float, nargs="+", default=[0.0, 1.0])
+    parser.add_argument(
+        "--min-level",
+        type=float,
+        nargs="*",
+        default=[],
+        help="level gates in dBFS to try besides none",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=None, help="JSON file for all results")
@@ -252,6 +272,7 @@ def main():
         args.hop,
         args.threshold,
         args.median,
+        [None, *args.min_level],
         args.batch_size,
     )
     print(markdown(rows, n_events, len(recordings), audio_seconds))

@@ -196,6 +196,14 @@ def build_parser():
         help="median filter length over active frames (0: none)",
     )
     events.add_argument(
+        "--min-level",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="frames quieter than this RMS level in dBFS (e.g. -60) hold no event; "
+        "single-label models have no silence class (default: no level gate)",
+    )
+    events.add_argument(
         "--events-csv",
         default=None,
         metavar="TSV",
@@ -418,8 +426,10 @@ def _cmd_tag(args):
     documents, errors, detections = [], [], []
     for path in args.files:
         try:
-            result = tagger.tag_file(
-                path,
+            wav = tagger.load_audio(path)
+            result = tagger.tag_waveform(
+                wav,
+                path=path,
                 top_k=args.top_k,
                 threshold=args.threshold,
                 hop_seconds=args.hop,
@@ -431,7 +441,13 @@ def _cmd_tag(args):
             if args.events or args.plot:
                 from speechbrain_ast.events import events_from_tagging
 
-                detection = events_from_tagging(result, tagger.labels, **event_options)
+                detection = events_from_tagging(
+                    result,
+                    tagger.labels,
+                    waveform=wav,
+                    sample_rate=tagger.sample_rate,
+                    **event_options,
+                )
                 detections.append(detection)
             if args.plot:
                 from speechbrain_ast.plots import plot_event_timeline
@@ -532,6 +548,7 @@ def _event_options(args, labels):
     return {
         "thresholds": thresholds,
         "median_seconds": args.median,
+        "min_level_db": args.min_level,
     }
 
 

@@ -8,7 +8,10 @@ those window scores into events, each a ``(label, onset, offset, score)``:
    mean (or max) of the scores of every window that covers the frame's
    centre, which merges the overlapping windows into one score track;
 2. **thresholds**: a class is active in a frame when its score reaches the
-   class's threshold (one value for all classes, or one per class);
+   class's threshold (one value for all classes, or one per class); with
+   ``min_level_db``, frames quieter than that (RMS, dB re full scale) hold
+   no event: a single-label model has no "silence" class and calls silence
+   something;
 3. **median filter**: the active/inactive decisions of each class are
    smoothed with a running median over ``median_seconds`` (an odd number of
    frames), which removes blips shorter than half the filter and fills gaps
@@ -266,7 +269,13 @@ def median_filter(active, width):
 
 
 def events_from_frames(
-    frame_times, frame_scores, labels, thresholds, median_frames=1, duration=None
+    frame_times,
+    frame_scores,
+    labels,
+    thresholds,
+    median_frames=1,
+    duration=None,
+    quiet=None,
 ):
     """Runs of active frames, per class, as events.
 
@@ -285,6 +294,8 @@ def events_from_frames(
     duration : float, optional
         Recording length; the last frame ends there (default: one frame
         after the last frame start).
+    quiet : torch.Tensor, optional
+        Frames ``[F]`` (bool) where no class is active, whatever the scores.
 
     Returns
     -------
@@ -305,7 +316,10 @@ def events_from_frames(
     step = float(frame_times[1] - frame_times[0]) if frame_times.numel() > 1 else None
     if duration is None:
         duration = float(frame_times[-1]) + (step or 0.0)
-    active = median_filter(frame_scores >= thresholds[None, :], median_frames)
+    active = frame_scores >= thresholds[None, :]
+    if quiet is not None:
+        active &= ~torch.as_tensor(quiet, dtype=torch.bool)[:, None]
+    active = median_filter(active, median_frames)
     frame_ends = torch.cat(
         [frame_times[1:], torch.tensor([float(duration)], dtype=torch.float64)]
     )
@@ -337,6 +351,43 @@ def events_from_frames(
     return events
 
 
+def frame_levels(waveform, sample_rate, frame_times, duration):
+    """RMS level of each frame in dB re full scale (-inf for digital silence).
+
+    Arguments
+    ---------
+    waveform : torch.Tensor
+        Mono waveform ``[S]``.
+    sample_rate : int
+        Its rate.
+    frame_times : torch.Tensor
+        Frame start times ``[F]`` (evenly spaced); the last frame ends at
+        ``duration``.
+    duration : float
+        Recording length in seconds.
+
+    Returns
+    -------
+    torch.Tensor
+        Levels ``[F]`` in dBFS.
+
+    Example
+    -------
+    >>> wav = torch.cat([torch.zeros(8000), 0.1 * torch.ones(8000)])
+    >>> frame_levels(wav, 16000, torch.tensor([0.0, 0.5]), 1.0).tolist()
+    [-inf, -20.0]
+    """
+    wav = torch.as_tensor(waveform).float().flatten()
+    times = torch.as_tensor(frame_times, dtype=torch.float64).tolist()
+    edges = [round(t * sample_rate) for t in times] + [round(duration * sample_rate)]
+    levels = []
+    for first, stop in zip(edges, edges[1:]):
+        part = wav[first : max(stop, first + 1)]
+        power = part.pow(2).mean() if part.numel() else torch.tensor(0.0)
+        levels.append(10 * torch.log10(power))
+    return torch.stack(levels) if levels else torch.zeros(0)
+
+
 def detect_events_in_timeline(
     window_starts,
     window_ends,
@@ -348,6 +399,9 @@ def detect_events_in_timeline(
     resolution=None,
     merge="mean",
     path="<waveform>",
+    min_level_db=None,
+    waveform=None,
+    sample_rate=16000,
 ):
     """Events of one recording from its window scores (steps 1-4 above).
 
@@ -373,6 +427,13 @@ def detect_events_in_timeline(
         ``"mean"`` or ``"max"`` of the windows covering a frame.
     path : str
         Name stored in the result.
+    min_level_db : float, optional
+        Frames with an RMS level below this (dBFS, e.g. -60) hold no event;
+        needs ``waveform``. Default: no level gate.
+    waveform : torch.Tensor, optional
+        The recording ``[S]`` (for ``min_level_db``).
+    sample_rate : int
+        Rate of ``waveform``.
 
     Returns
     -------
@@ -399,6 +460,12 @@ def detect_events_in_timeline(
         window_starts, window_ends, window_scores, duration, resolution, merge
     )
     median_frames = max(1, int(round(median_seconds / resolution)))
+    quiet = None
+    if min_level_db is not None:
+        if waveform is None:
+            raise ValueError("min_level_db needs the waveform")
+        levels = frame_levels(waveform, sample_rate, frame_times, duration)
+        quiet = levels < float(min_level_db)
     events = events_from_frames(
         frame_times,
         frame_scores,
@@ -406,6 +473,7 @@ def detect_events_in_timeline(
         class_thresholds(thresholds, labels),
         median_frames,
         duration,
+        quiet,
     )
     return EventDetection(
         path, duration, events, frame_times, frame_scores, list(labels)
@@ -422,7 +490,8 @@ def events_from_tagging(result, labels, **options):
     labels : list of str
         The tagger's class names (``AudioTagger.labels``).
     **options : dict
-        ``thresholds``, ``median_seconds``, ``resolution``, ``merge`` of
+        ``thresholds``, ``median_seconds``, ``resolution``, ``merge``,
+        ``min_level_db``, ``waveform``, ``sample_rate`` of
         ``detect_events_in_timeline``.
 
     Returns

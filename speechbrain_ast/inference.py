@@ -683,6 +683,7 @@ class AudioTagger(EncoderClassifier):
         resolution=None,
         merge="mean",
         batch_size=8,
+        min_level_db=None,
     ):
         """Sound events (label, onset, offset, score) of a file or waveform.
 
@@ -712,6 +713,9 @@ class AudioTagger(EncoderClassifier):
             ``"mean"`` or ``"max"`` of the windows that cover a frame.
         batch_size : int
             Windows per forward pass.
+        min_level_db : float, optional
+            Frames quieter than this (RMS, dBFS; e.g. -60) hold no event
+            (default: no level gate).
 
         Returns
         -------
@@ -750,6 +754,9 @@ class AudioTagger(EncoderClassifier):
             median_seconds=median_seconds,
             resolution=resolution,
             merge=merge,
+            min_level_db=min_level_db,
+            waveform=wav,
+            sample_rate=self.sample_rate,
         )
 
     def tag_files(self, paths, errors="raise", **kwargs):

@@ -341,7 +341,10 @@ def test_tag_timeline_and_events(model, long_wav, wavs, tmp_path, capsys):
         + ["--class-thresholds", str(thresholds), "--median", "0.5"]
     )
     doc = json.loads(capsys.readouterr().out)
-    assert code == 0 and doc["event_options"] == {"median_seconds": 0.5}
+    assert code == 0 and doc["event_options"] == {
+        "median_seconds": 0.5,
+        "min_level_db": None,
+    }
     assert doc["files"][0]["events"] == [
         {
             "label": "dog",
@@ -350,6 +353,27 @@ def test_tag_timeline_and_events(model, long_wav, wavs, tmp_path, capsys):
             "score": pytest.approx(doc["files"][0]["events"][0]["score"]),
         }
     ]
+
+    # a level gate: the silent first second holds no event
+    quiet_first = tmp_path / "quiet_first.wav"
+    noise = 0.1 * np.random.default_rng(0).standard_normal(3 * 16000)
+    soundfile.write(str(quiet_first), np.concatenate([np.zeros(16000), noise]), 16000)
+    code = main(
+        [
+            "tag",
+            str(quiet_first),
+            "--model",
+            model,
+            "--json",
+            "--events",
+            "--hop",
+            "0.5",
+        ]
+        + ["--event-threshold", "0", "--min-level", "-60"]
+    )
+    events = json.loads(capsys.readouterr().out)["files"][0]["events"]
+    assert code == 0 and len(events) == 3
+    assert all(event["onset"] == 1.0 and event["offset"] == 4.0 for event in events)
 
     thresholds.write_text(json.dumps({"cat": 0.2}))
     assert (

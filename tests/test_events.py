@@ -249,6 +249,16 @@ def test_audio_tagger_detect_events(tagger, tmp_path):
         tagger.detect_events(wav, window_seconds=5.0)
     with pytest.raises(ValueError, match="hop_seconds"):
         tagger.detect_events(wav, window_seconds=0.5, hop_seconds=0.6)
+    gated_wav = wav.clone()
+    gated_wav[16000:32000] = 0.0  # second 1-2: digital silence
+    gated = tagger.detect_events(
+        gated_wav, thresholds=0.0, hop_seconds=0.5, min_level_db=-60
+    )
+    assert {(e.onset, e.offset) for e in gated.events} == {(0.0, 1.0), (2.0, 4.0)}
+    with pytest.raises(ValueError, match="needs the waveform"):
+        detect_events_in_timeline(
+            [0.0], [1.0], torch.ones(1, 1), ["a"], 1.0, min_level_db=-60
+        )
     document = json.loads(json.dumps(everything.to_dict()))
     assert document["events"][0] == {
         "label": "a",
