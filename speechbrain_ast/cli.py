@@ -634,6 +634,12 @@ def _cmd_tag_stream(args):
             "(save the stream to a file and tag the file)",
             EXIT_USAGE,
         )
+    if sys.stdin is None or sys.stdin.isatty():
+        raise CommandError(
+            "'-': standard input is a terminal, not audio; pipe a WAV stream or raw "
+            "PCM in (e.g. arecord -f S16_LE -r 16000 -t wav | speechbrain-ast tag - ...)",
+            EXIT_USAGE,
+        )
     tagger = _load_tagger(args.model, args.device, args.int8)
     _check_window(tagger, args)
     try:

@@ -231,6 +231,14 @@ def test_cli_stdin_in_process(model, signal, monkeypatch, capsys):
     assert main(["tag", "-", "other.wav", "--model", model]) == 2
     assert "must be the only FILE" in capsys.readouterr().err
 
+    class Terminal(io.TextIOWrapper):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal(io.BytesIO(b"")))
+    assert main(["tag", "-", "--model", model]) == 2
+    assert "standard input is a terminal" in capsys.readouterr().err
+
 
 def test_cli_prints_each_window_before_the_stream_ends(model, signal):
     """Lines come out while stdin is still open (live), not at the end."""
