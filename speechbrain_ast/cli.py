@@ -3,8 +3,10 @@
 Subcommands::
 
     speechbrain-ast tag FILE... --model DIR [--top-k K] [--threshold T]
-                    [--hop SECONDS] [--aggregate max|mean] [--int8] [--json]
-                    [--device cpu] [--backend torch|onnx] [--onnx FILE]
+                    [--hop SECONDS] [--window SECONDS] [--aggregate max|mean]
+                    [--timeline] [--events] [--events-csv TSV] [--plot PNG]
+                    [--int8] [--json] [--device cpu] [--backend torch|onnx] [--onnx FILE]
+    speechbrain-ast tag - --model DIR [--rate HZ] [--json]     (live: stdin)
     speechbrain-ast import --format official|hf SRC OUT_DIR [--labels CSV]
                     [--n-frames N] [--fstride 10] [--tstride 10]
                     [--norm-stats DATASET|MEAN,STD] [--num-heads H]
@@ -14,6 +16,7 @@ Subcommands::
                     [--attention onnxruntime|standard]
     speechbrain-ast stats AUDIO_DIR_OR_MANIFEST [--sample-rate 16000] [--n-mels 128]
 
+``--help`` of every subcommand shows each option's default.
 Errors are reported as one line ``error: <file>: <problem>`` on stderr,
 never as a Python traceback. ``tag`` keeps going after a bad file and exits
 with 1 at the end; a missing or unloadable model folder exits with 2.
@@ -37,6 +40,29 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".
 PATH_COLUMNS = ("wav", "path", "file", "filename", "audio", "filepath")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that ends every option with its default (or "required").
+
+    Options whose help already says ``(default...`` keep their own words
+    (for defaults computed at run time, such as "half a window").
+
+    Example
+    -------
+    >>> parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
+    >>> _ = parser.add_argument("--top-k", type=int, default=5, help="labels")
+    >>> "labels (default: 5)" in parser.format_help()
+    True
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text or action.default is argparse.SUPPRESS:
+            return text
+        if action.required and action.option_strings:
+            return f"{text} (required)"
+        return super()._get_help_string(action)
 
 
 class CommandError(Exception):
@@ -78,44 +104,138 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="speechbrain-ast",
         description="Audio Spectrogram Transformer (AST) for SpeechBrain.",
+        formatter_class=HelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
     tag = commands.add_parser(
         "tag",
+        formatter_class=HelpFormatter,
         help="tag audio files with a model folder",
         description="Tag audio files. Files longer than the model input are cut "
-        "into overlapping windows whose scores are aggregated.",
+        "into overlapping windows whose scores are aggregated; --timeline shows "
+        "the windows, --events the sound events (onset, offset, label) found in "
+        "them. FILE '-' tags a live stream from standard input (a WAV stream, or "
+        "raw 16-bit little-endian PCM with --rate), one line per window as soon "
+        "as it is complete, e.g. arecord -q -f S16_LE -r 16000 -c 1 -t wav | "
+        "speechbrain-ast tag - --model DIR",
     )
-    tag.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    tag.add_argument(
+        "files", nargs="+", metavar="FILE", help="audio files, or - for standard input"
+    )
     tag.add_argument("--model", required=True, metavar="DIR", help="model folder")
     tag.add_argument(
-        "--top-k", type=_positive_int, default=5, metavar="K", help="labels per file"
+        "--top-k",
+        type=_positive_int,
+        default=5,
+        metavar="K",
+        help="labels per file and per window",
     )
     tag.add_argument(
         "--threshold",
         type=float,
         default=None,
         metavar="T",
-        help="only print labels with a score of at least T",
+        help="only print labels with a score of at least T (default: no threshold)",
     )
     tag.add_argument(
         "--hop",
         type=float,
         default=None,
         metavar="SECONDS",
-        help="hop between windows of long files (default: half a window)",
+        help="hop between windows (default: half a window)",
+    )
+    tag.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="window length, down to 0.025 s; shorter windows are padded to the "
+        "model input (default: the model input)",
     )
     tag.add_argument(
         "--aggregate",
         choices=("max", "mean"),
         default="max",
-        help="how window scores make file scores (default: max, an event "
-        "present in any window)",
+        help="how window scores make file scores (max: an event present in any window)",
     )
     tag.add_argument(
         "--batch-size", type=_positive_int, default=8, help="windows per forward pass"
+    )
+    tag.add_argument(
+        "--timeline",
+        action="store_true",
+        help="text output: also print the labels of every window",
+    )
+    events = tag.add_argument_group(
+        "sound events",
+        "Window scores are averaged where windows overlap (frames of one hop), "
+        "thresholded per class, median filtered, and runs of active frames "
+        "become events.",
+    )
+    events.add_argument(
+        "--events",
+        action="store_true",
+        help="print the sound events of each file (JSON: an 'events' list)",
+    )
+    events.add_argument(
+        "--event-threshold",
+        type=_probability,
+        default=0.5,
+        metavar="T",
+        help="a class is active in a frame from this score on",
+    )
+    events.add_argument(
+        "--class-thresholds",
+        default=None,
+        metavar="FILE",
+        help="per-class thresholds: JSON {label: T} or lines 'label<TAB>T' "
+        "(default: none, --event-threshold for all)",
+    )
+    events.add_argument(
+        "--median",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="median filter length over active frames (0: none)",
+    )
+    events.add_argument(
+        "--min-level",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="frames quieter than this RMS level in dBFS (e.g. -60) hold no event; "
+        "single-label models have no silence class (default: no level gate)",
+    )
+    events.add_argument(
+        "--events-csv",
+        default=None,
+        metavar="TSV",
+        help="write all events in the DCASE event-list format (tab-separated "
+        "filename, onset, offset, event_label); implies --events (default: none)",
+    )
+    events.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="write a timeline plot (labels x time, score as colour, events "
+        "outlined) of the single FILE (default: none)",
+    )
+    live = tag.add_argument_group("live input (FILE '-')")
+    live.add_argument(
+        "--rate",
+        type=_positive_int,
+        default=None,
+        metavar="HZ",
+        help="standard input is raw signed 16-bit little-endian PCM at this rate "
+        "(default: none, a WAV stream is expected)",
+    )
+    live.add_argument(
+        "--channels",
+        type=_positive_int,
+        default=1,
+        help="channels of raw PCM input (averaged to mono)",
     )
     tag.add_argument(
         "--int8",
@@ -138,46 +258,60 @@ def build_parser():
         "same model folder (default: export at start-up)",
     )
     tag.add_argument(
-        "--json", action="store_true", help="print one JSON document with timelines"
+        "--json",
+        action="store_true",
+        help="print one JSON document with timelines (live input: one JSON line "
+        "per window)",
     )
-    tag.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    tag.add_argument("--device", default="cpu", help="torch device")
     tag.set_defaults(func=_cmd_tag)
 
     imp = commands.add_parser(
         "import",
+        formatter_class=HelpFormatter,
         help="import an official or HuggingFace AST checkpoint",
         description="Write a SpeechBrain model folder from an official AST "
         "checkpoint (.pth) or a HuggingFace ASTForAudioClassification folder "
         "or Hub id (e.g. MIT/ast-finetuned-audioset-10-10-0.4593, downloaded "
         "through huggingface_hub or read from its cache).",
     )
-    imp.add_argument("--format", required=True, choices=("official", "hf"))
+    imp.add_argument(
+        "--format",
+        required=True,
+        choices=("official", "hf"),
+        help="official PyTorch checkpoint, or HuggingFace folder or Hub id",
+    )
     imp.add_argument(
         "src", metavar="SRC", help="checkpoint file, folder or HF Hub id (ORG/NAME)"
     )
     imp.add_argument("out_dir", metavar="OUT_DIR", help="model folder to write")
     imp.add_argument(
-        "--labels", metavar="CSV", default=None, help="class labels CSV (AudioSet)"
+        "--labels",
+        metavar="CSV",
+        default=None,
+        help="class labels CSV index,mid,display_name as AudioSet's (default: the "
+        "HF folder's id2label, else class_0, class_1, ...)",
     )
     imp.add_argument(
         "--n-frames",
         type=_positive_int,
         default=None,
         metavar="N",
-        help="input length in frames (resizes the position embedding)",
+        help="input length in frames, resizing the position embedding "
+        "(default: the checkpoint's)",
     )
     imp.add_argument(
         "--fstride",
         type=_positive_int,
         default=None,
-        help="the checkpoint's frequency stride (official: default from the "
+        help="the checkpoint's frequency stride (default: official: from the "
         "file name, else 10; HF: from config.json)",
     )
     imp.add_argument(
         "--tstride",
         type=_positive_int,
         default=None,
-        help="the checkpoint's time stride (as --fstride)",
+        help="the checkpoint's time stride (default: as --fstride)",
     )
     imp.add_argument(
         "--norm-stats",
@@ -190,8 +324,9 @@ def build_parser():
         "--num-heads",
         type=_positive_int,
         default=None,
-        help="attention heads of an official file of non-standard width "
-        "(official files do not store it; 768 wide: 12)",
+        help="attention heads of an official file of non-standard width; "
+        "official files do not store it (default: from the width, e.g. 12 for "
+        "768; HF: from config.json)",
     )
     kind = imp.add_mutually_exclusive_group()
     kind.add_argument(
@@ -213,6 +348,7 @@ def build_parser():
 
     exp = commands.add_parser(
         "export",
+        formatter_class=HelpFormatter,
         help="make a model folder from a training checkpoint",
         description="Make a model folder from a SpeechBrain checkpoint folder "
         "(save/CKPT+.../ with embedding_model.ckpt and classifier.ckpt), using "
@@ -255,6 +391,7 @@ def build_parser():
 
     stats = commands.add_parser(
         "stats",
+        formatter_class=HelpFormatter,
         help="fbank mean/std of a dataset (for norm_mean / norm_std)",
         description="Print the raw fbank mean and std over all audio files of "
         "a folder (recursively) or of a CSV/JSON manifest.",
@@ -262,8 +399,15 @@ def build_parser():
     stats.add_argument(
         "source", metavar="AUDIO_DIR_OR_CSV", help="folder or CSV/JSON manifest"
     )
-    stats.add_argument("--sample-rate", type=_positive_int, default=16000)
-    stats.add_argument("--n-mels", type=_positive_int, default=128)
+    stats.add_argument(
+        "--sample-rate",
+        type=_positive_int,
+        default=16000,
+        help="rate the audio is resampled to",
+    )
+    stats.add_argument(
+        "--n-mels", type=_positive_int, default=128, help="mel bins of the fbank"
+    )
     stats.add_argument(
         "--column",
         default=None,
@@ -324,30 +468,51 @@ def main(argv=None):
 
 # ------------------------------------------------------------------- tag
 def _cmd_tag(args):
-    """Tag each file; report bad ones and go on."""
+    """Tag each file (or the live stream ``-``); report bad files and go on."""
     from speechbrain_ast.audio import AudioError
 
-    tagger = _load_tagger(
-        args.model, args.device, args.int8, args.backend, args.onnx
-    )
-    if args.hop is not None:
-        window = tagger.window_samples / tagger.sample_rate
-        if not 0 < round(args.hop * tagger.sample_rate) <= tagger.window_samples:
-            raise CommandError(
-                f"--hop {args.hop}: must be in (0, {window:g}] seconds (one window)",
-                EXIT_USAGE,
-            )
-    documents, errors = [], []
+    if "-" in args.files:
+        return _cmd_tag_stream(args)
+    if args.events_csv:
+        args.events = True
+    if args.plot and len(args.files) != 1:
+        raise CommandError(
+            f"--plot {args.plot}: give exactly one FILE ({len(args.files)} given)",
+            EXIT_USAGE,
+        )
+    tagger = _load_tagger(args.model, args.device, args.int8, args.backend, args.onnx)
+    _check_window(tagger, args)
+    event_options = _event_options(args, tagger.labels)
+    documents, errors, detections = [], [], []
     for path in args.files:
         try:
-            result = tagger.tag_file(
-                path,
+            wav = tagger.load_audio(path)
+            result = tagger.tag_waveform(
+                wav,
+                path=path,
                 top_k=args.top_k,
                 threshold=args.threshold,
                 hop_seconds=args.hop,
                 aggregate=args.aggregate,
                 batch_size=args.batch_size,
+                window_seconds=args.window,
             )
+            detection = None
+            if args.events or args.plot:
+                from speechbrain_ast.events import events_from_tagging
+
+                detection = events_from_tagging(
+                    result,
+                    tagger.labels,
+                    waveform=wav,
+                    sample_rate=tagger.sample_rate,
+                    **event_options,
+                )
+                detections.append(detection)
+            if args.plot:
+                from speechbrain_ast.plots import plot_event_timeline
+
+                plot_event_timeline(detection, args.plot)
         except AudioError as error:
             errors.append({"file": path, "error": _problem(path, error)})
         except Exception as error:  # one bad file must not stop the others
@@ -359,14 +524,21 @@ def _cmd_tag(args):
             )
         else:
             if args.json:
-                documents.append(result.to_dict())
+                document = result.to_dict()
+                if args.events:
+                    document["events"] = detection.to_dict()["events"]
+                documents.append(document)
             else:
-                print(path)
-                for label, score in result.labels:
-                    print(f"  {label}\t{score:.4f}")
-                sys.stdout.flush()
+                _print_tags(result, detection if args.events else None, args.timeline)
             continue
         _report(f"{errors[-1]['file']}: {errors[-1]['error']}")
+    if args.events_csv:
+        from speechbrain_ast.events import write_event_list
+
+        try:
+            write_event_list(detections, args.events_csv)
+        except OSError as error:
+            raise CommandError(f"{args.events_csv}: cannot write ({error})") from None
     if args.json:
         document = {
             "model": os.path.abspath(args.model),
@@ -376,8 +548,203 @@ def _cmd_tag(args):
             "files": documents,
             "errors": errors,
         }
+        if args.events:
+            document["event_options"] = {
+                key: value
+                for key, value in event_options.items()
+                if key != "thresholds"
+            }
         print(json.dumps(document, indent=2))
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _print_tags(result, detection, timeline):
+    """Plain-text output of one file: labels, then timeline and events."""
+    print(result.path)
+    for label, score in result.labels:
+        print(f"  {label}\t{score:.4f}")
+    if timeline:
+        print("  timeline:")
+        for window in result.timeline:
+            pairs = ", ".join(
+                f"{label} {score:.3f}" for label, score in window["labels"]
+            )
+            print(f"    {window['start']:.3f}-{window['end']:.3f}\t{pairs}")
+    if detection is not None:
+        print(f"  events: {len(detection.events)}")
+        for event in detection.events:
+            print(
+                f"    {event.onset:.3f}\t{event.offset:.3f}\t{event.label}\t"
+                f"{event.score:.3f}"
+            )
+    sys.stdout.flush()
+
+
+def _check_window(tagger, args):
+    """``--window`` / ``--hop`` against the model input (exit 2 if wrong)."""
+    try:
+        tagger.window_hop_samples(args.window, args.hop)
+    except ValueError as error:
+        option = "--hop" if "hop" in str(error) else "--window"
+        text = (
+            str(error).replace("hop_seconds", option).replace("window_seconds", option)
+        )
+        raise CommandError(f"{option}: {text}", EXIT_USAGE) from None
+
+
+def _event_options(args, labels):
+    """Keyword arguments of ``events_from_tagging`` from the options."""
+    thresholds = args.event_threshold
+    if args.class_thresholds:
+        per_class = read_class_thresholds(args.class_thresholds)
+        unknown = sorted(set(per_class) - set(labels))
+        if unknown:
+            raise CommandError(
+                f"{args.class_thresholds}: labels not in the model: "
+                f"{', '.join(unknown[:5])}",
+                EXIT_USAGE,
+            )
+        thresholds = {label: per_class.get(label, thresholds) for label in labels}
+    return {
+        "thresholds": thresholds,
+        "median_seconds": args.median,
+        "min_level_db": args.min_level,
+    }
+
+
+def read_class_thresholds(path):
+    """Per-class thresholds from JSON ``{label: T}`` or ``label<TAB>T`` lines.
+
+    In the text form a comma may replace the tab; the label is everything
+    before the last separator (AudioSet names contain commas). Blank lines
+    and lines starting with ``#`` are skipped.
+
+    Arguments
+    ---------
+    path : str
+        The file.
+
+    Returns
+    -------
+    dict
+        ``{label: threshold}``.
+
+    Raises
+    ------
+    CommandError
+        Missing file, unreadable line, or a threshold outside [0, 1].
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir").join("t.tsv")
+    >>> _ = path.write("# label, threshold\\ndog\\t0.3\\nSpeech, man speaking,0.6\\n")
+    >>> read_class_thresholds(path.strpath)
+    {'dog': 0.3, 'Speech, man speaking': 0.6}
+    """
+    if not os.path.isfile(path):
+        raise CommandError(f"{path}: class thresholds file not found", EXIT_USAGE)
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        if path.lower().endswith(".json"):
+            values = {str(key): float(value) for key, value in json.loads(text).items()}
+        else:
+            values = {}
+            for number, line in enumerate(text.splitlines(), start=1):
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                separator = "\t" if "\t" in line else ","
+                label, _, value = line.rpartition(separator)
+                if not label:
+                    raise ValueError(f"line {number}: expected label<TAB>threshold")
+                values[label.strip()] = float(value)
+    except (ValueError, AttributeError) as error:
+        raise CommandError(
+            f"{path}: bad class thresholds ({error})", EXIT_USAGE
+        ) from None
+    bad = [label for label, value in values.items() if not 0.0 <= value <= 1.0]
+    if bad:
+        raise CommandError(
+            f"{path}: threshold of {bad[0]!r} is not in [0, 1]", EXIT_USAGE
+        )
+    return values
+
+
+def _cmd_tag_stream(args):
+    """Tag standard input window by window; one line per window."""
+    import time
+
+    from speechbrain_ast.audio import AudioError
+    from speechbrain_ast.streaming import tag_stream
+
+    if args.files != ["-"]:
+        raise CommandError("'-' (standard input) must be the only FILE", EXIT_USAGE)
+    unsupported = [
+        option
+        for option, value in (
+            ("--events", args.events),
+            ("--events-csv", args.events_csv),
+            ("--plot", args.plot),
+        )
+        if value
+    ]
+    if unsupported:
+        raise CommandError(
+            f"{', '.join(unsupported)}: not available for live input '-' "
+            "(save the stream to a file and tag the file)",
+            EXIT_USAGE,
+        )
+    if sys.stdin is None or sys.stdin.isatty():
+        raise CommandError(
+            "'-': standard input is a terminal, not audio; pipe a WAV stream or raw "
+            "PCM in (e.g. arecord -f S16_LE -r 16000 -t wav | speechbrain-ast tag - ...)",
+            EXIT_USAGE,
+        )
+    tagger = _load_tagger(args.model, args.device, args.int8, args.backend, args.onnx)
+    _check_window(tagger, args)
+    try:
+        for window in tag_stream(
+            tagger,
+            sys.stdin.buffer,
+            rate=args.rate,
+            channels=args.channels,
+            window_seconds=args.window,
+            hop_seconds=args.hop,
+            top_k=args.top_k,
+            threshold=args.threshold,
+            on_warning=lambda message: print(
+                f"warning: {message}", file=sys.stderr, flush=True
+            ),
+        ):
+            latency = time.monotonic() - window["arrived"]
+            if args.json:
+                line = json.dumps(
+                    {
+                        "start": window["start"],
+                        "end": window["end"],
+                        "labels": [
+                            {"label": label, "score": score}
+                            for label, score in window["labels"]
+                        ],
+                        "final": window["final"],
+                        "latency_ms": round(1000 * latency, 1),
+                    }
+                )
+            else:
+                pairs = "\t".join(
+                    f"{label} {score:.3f}" for label, score in window["labels"]
+                )
+                line = f"{window['start']:.3f}-{window['end']:.3f}\t{pairs}"
+            print(line, flush=True)
+    except AudioError as error:
+        raise CommandError(_one_line(error)) from None
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `| head`): stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
+    return EXIT_OK
 
 
 def _load_tagger(model_dir, device, int8, backend="torch", onnx_path=None):
@@ -391,9 +758,7 @@ def _load_tagger(model_dir, device, int8, backend="torch", onnx_path=None):
     if int8 and not str(device).startswith("cpu"):
         raise CommandError(f"--int8 runs on CPU only, not {device}", EXIT_USAGE)
     if backend == "onnx" and not str(device).startswith("cpu"):
-        raise CommandError(
-            f"--backend onnx runs on CPU only, not {device}", EXIT_USAGE
-        )
+        raise CommandError(f"--backend onnx runs on CPU only, not {device}", EXIT_USAGE)
     if onnx_path is not None:
         if not (int8 or backend == "onnx"):
             raise CommandError("--onnx needs --backend onnx (or --int8)", EXIT_USAGE)
@@ -592,9 +957,7 @@ def _cmd_export_onnx(args):
     try:
         from speechbrain_ast.onnx_export import export_tagger
 
-        out = export_tagger(
-            tagger, args.out, int8=args.int8, attention=args.attention
-        )
+        out = export_tagger(tagger, args.out, int8=args.int8, attention=args.attention)
     except Exception as error:
         raise CommandError(
             f"{args.out}: ONNX export failed ({type(error).__name__}: "
@@ -720,6 +1083,28 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _probability(text):
+    """argparse type: a float in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
+def _non_negative_float(text):
+    """argparse type: a float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 

@@ -11,6 +11,8 @@ on ``EncoderClassifier`` (``classify_batch``, ``classify_file``,
 * long audio: a file longer than the model's input is cut into overlapping
   windows, tagged in batches, and the window scores are aggregated into
   clip-level tags plus a per-window timeline;
+* sound events: onsets and offsets per label from that timeline
+  (``detect_events``, see ``speechbrain_ast.events``);
 * batched clips of different lengths give the same result as tagging them one
   by one (the features get each clip's true length);
 * an onnxruntime backend (``backend="onnx"``, ``int8=True``): the windows
@@ -52,6 +54,9 @@ class TaggingResult:
         score), ...]}`` with times in seconds.
     scores : torch.Tensor
         Clip-level scores of every class ``[C]`` (aggregated over windows).
+    window_scores : torch.Tensor, optional
+        Scores of every class in every window ``[W, C]`` (the timeline's
+        windows, in order), for event detection.
 
     Example
     -------
@@ -65,6 +70,7 @@ class TaggingResult:
     labels: list
     timeline: list
     scores: torch.Tensor
+    window_scores: torch.Tensor = None
 
     def to_dict(self):
         """Return a JSON-serialisable dict (labels as ``{"label", "score"}``)."""
@@ -250,6 +256,57 @@ class AudioTagger(EncoderClassifier):
         if n_frames is None:
             n_frames = self.mods.embedding_model.n_frames
         return (int(n_frames) - 1) * shift + size
+
+    def window_hop_samples(self, window_seconds=None, hop_seconds=None):
+        """Analysis window and hop in samples, checked.
+
+        Arguments
+        ---------
+        window_seconds : float, optional
+            Window length, from one 25 ms frame up to the model input
+            (default: the model input, ``window_samples``). Shorter windows
+            are padded to the model input like short clips in training:
+            finer time resolution for events, less context per decision.
+        hop_seconds : float, optional
+            Hop between window starts, ``0 < hop <= window`` (default: half
+            a window).
+
+        Returns
+        -------
+        window : int
+            Window length in samples.
+        hop : int
+            Hop in samples.
+
+        Example
+        -------
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> tagger.window_hop_samples(), tagger.window_hop_samples(0.5, 0.125)
+        ((20720, 10360), (8000, 2000))
+        """
+        rate = self.sample_rate
+        model_window = self.window_samples
+        window = model_window
+        if window_seconds is not None:
+            window = int(round(float(window_seconds) * rate))
+            shortest = getattr(
+                self.mods.compute_features, "window_size", MIN_SAMPLES * rate // 16000
+            )
+            if not shortest <= window <= model_window:
+                raise ValueError(
+                    f"window_seconds must be in [{shortest / rate:g}, "
+                    f"{model_window / rate:g}] (one 25 ms frame to one model input), "
+                    f"got {window_seconds}"
+                )
+        if hop_seconds is None:
+            return window, max(window // 2, 1)
+        hop = int(round(float(hop_seconds) * rate))
+        if not 0 < hop <= window:
+            raise ValueError(
+                f"hop_seconds must be in (0, {window / rate:g}] (one window), "
+                f"got {hop_seconds}"
+            )
+        return window, hop
 
     # ------------------------------------------------------- ONNX and int8
     @property
@@ -527,6 +584,7 @@ class AudioTagger(EncoderClassifier):
         hop_seconds=None,
         aggregate="max",
         batch_size=8,
+        window_seconds=None,
     ):
         """Tag an audio file of any length.
 
@@ -556,11 +614,15 @@ class AudioTagger(EncoderClassifier):
             ``"max"`` or ``"mean"``.
         batch_size : int
             Windows per forward pass.
+        window_seconds : float, optional
+            Window length (default: the model input; see
+            ``window_hop_samples``).
 
         Returns
         -------
         TaggingResult
-            ``labels`` (clip level), ``timeline`` (per window), ``scores``.
+            ``labels`` (clip level), ``timeline`` (per window), ``scores``,
+            ``window_scores``.
 
         Raises
         ------
@@ -586,6 +648,7 @@ class AudioTagger(EncoderClassifier):
             aggregate=aggregate,
             batch_size=batch_size,
             path=str(path),
+            window_seconds=window_seconds,
         )
 
     def tag_waveform(
@@ -597,6 +660,7 @@ class AudioTagger(EncoderClassifier):
         aggregate="max",
         batch_size=8,
         path="<waveform>",
+        window_seconds=None,
     ):
         """Tag a mono waveform of any length (see ``tag_file``).
 
@@ -608,6 +672,8 @@ class AudioTagger(EncoderClassifier):
             As in ``tag_file``.
         path : str
             Name stored in the result.
+        window_seconds : float, optional
+            As in ``tag_file``.
 
         Returns
         -------
@@ -631,16 +697,7 @@ class AudioTagger(EncoderClassifier):
         if wav.numel() == 0:
             raise AudioError(f"{path}: contains no samples")
         rate = self.sample_rate
-        window = self.window_samples
-        if hop_seconds is None:
-            hop = max(window // 2, 1)
-        else:
-            hop = int(round(float(hop_seconds) * rate))
-            if not 0 < hop <= window:
-                raise ValueError(
-                    f"hop_seconds must be in (0, {window / rate:g}] (one window), "
-                    f"got {hop_seconds}"
-                )
+        window, hop = self.window_hop_samples(window_seconds, hop_seconds)
         n_samples = wav.numel()
         starts = window_starts(n_samples, window, hop)
 
@@ -682,6 +739,93 @@ class AudioTagger(EncoderClassifier):
             labels=self.select(clip_scores, top_k, threshold),
             timeline=timeline,
             scores=clip_scores,
+            window_scores=window_scores,
+        )
+
+    def detect_events(
+        self,
+        source,
+        thresholds=0.5,
+        median_seconds=0.0,
+        hop_seconds=None,
+        window_seconds=None,
+        resolution=None,
+        merge="mean",
+        batch_size=8,
+        min_level_db=None,
+    ):
+        """Sound events (label, onset, offset, score) of a file or waveform.
+
+        The audio is tagged window by window (``tag_waveform``); the window
+        scores are merged into frames, thresholded per class, median
+        filtered and turned into events (``speechbrain_ast.events``). Time
+        resolution is the hop (or ``resolution``); shorter hops and windows
+        locate onsets and offsets more precisely at more compute.
+
+        Arguments
+        ---------
+        source : str or torch.Tensor
+            Audio file, or a mono waveform ``[S]`` at ``sample_rate``.
+        thresholds : float or dict
+            A class is active in a frame when its score reaches its
+            threshold: one for all classes, or ``{label: threshold}``
+            (other classes 0.5).
+        median_seconds : float
+            Median filter over the active frames of each class (0: none).
+        hop_seconds : float, optional
+            Hop between windows (default: half a window).
+        window_seconds : float, optional
+            Window length (default: the model input).
+        resolution : float, optional
+            Frame length in seconds (default: the hop).
+        merge : str
+            ``"mean"`` or ``"max"`` of the windows that cover a frame.
+        batch_size : int
+            Windows per forward pass.
+        min_level_db : float, optional
+            Frames quieter than this (RMS, dBFS; e.g. -60) hold no event
+            (default: no level gate).
+
+        Returns
+        -------
+        EventDetection
+            ``events`` sorted by onset, plus ``frame_times``/``frame_scores``
+            (e.g. for ``plots.plot_event_timeline``).
+
+        Example
+        -------
+        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> result = tagger.detect_events(torch.randn(48000), thresholds=0.0)
+        >>> sorted({event.label for event in result.events})  # all always on
+        ['a', 'b', 'c']
+        >>> result.events[0].onset, result.events[0].offset
+        (0.0, 3.0)
+        """
+        from speechbrain_ast.events import events_from_tagging
+
+        if isinstance(source, (str, os.PathLike)):
+            path = os.fspath(source)
+            wav = self.load_audio(path)
+        else:
+            path, wav = "<waveform>", source
+        tagged = self.tag_waveform(
+            wav,
+            top_k=1,
+            hop_seconds=hop_seconds,
+            window_seconds=window_seconds,
+            batch_size=batch_size,
+            path=path,
+        )
+        return events_from_tagging(
+            tagged,
+            self.labels,
+            thresholds=thresholds,
+            median_seconds=median_seconds,
+            resolution=resolution,
+            merge=merge,
+            min_level_db=min_level_db,
+            waveform=wav,
+            sample_rate=self.sample_rate,
         )
 
     def tag_files(self, paths, errors="raise", **kwargs):

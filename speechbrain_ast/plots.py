@@ -21,6 +21,7 @@ logging.getLogger("PIL").setLevel(logging.WARNING)
 __all__ = [
     "learning_curve_panels",
     "plot_confusion_matrix",
+    "plot_event_timeline",
     "plot_learning_curves",
     "plot_per_class_ap",
 ]
@@ -300,3 +301,86 @@ def learning_curve_panels(train_log_rows):
             if key not in keys:
                 keys.append(key)
     return panels
+
+
+def plot_event_timeline(detection, path, top_n=20):
+    """Plot a recording's scores over time: labels x time, score as colour.
+
+    Rows are the ``top_n`` classes with the highest score anywhere in the
+    recording (plus every class with a detected event), best at the top;
+    detected events are outlined in white.
+
+    Arguments
+    ---------
+    detection : speechbrain_ast.events.EventDetection
+        ``frame_times``, ``frame_scores``, ``labels``, ``events`` and
+        ``duration`` of one recording (``AudioTagger.detect_events``).
+    path : str or os.PathLike
+        Output PNG file.
+    top_n : int
+        Most classes shown.
+
+    Returns
+    -------
+    str
+        The path of the timeline PNG.
+
+    Example
+    -------
+    >>> import torch
+    >>> from speechbrain_ast.events import Event, EventDetection
+    >>> detection = EventDetection(
+    ...     "a.wav", 3.0, [Event("dog", 0.0, 1.0, 0.9)], torch.tensor([0.0, 1.0, 2.0]),
+    ...     torch.tensor([[0.9, 0.1], [0.2, 0.3], [0.1, 0.2]]), ["dog", "cat"])
+    >>> png = getfixture("tmpdir").join("timeline.png")
+    >>> plot_event_timeline(detection, png) == png.strpath and png.isfile()
+    True
+    """
+    from matplotlib.patches import Rectangle
+
+    scores = detection.frame_scores.detach().float().cpu()
+    peaks = scores.max(dim=0).values.tolist() if scores.numel() else []
+    event_labels = {event.label for event in detection.events}
+    order = sorted(range(len(detection.labels)), key=lambda i: -peaks[i])
+    shown = order[:top_n] + [
+        i for i in order[top_n:] if detection.labels[i] in event_labels
+    ]
+    times = detection.frame_times.detach().double().cpu().tolist()
+    edges = times + [float(detection.duration)]
+    figure = _new_figure(
+        max(6.0, min(16.0, 2.0 + 0.25 * len(times))), 1.2 + 0.3 * len(shown)
+    )
+    axes = figure.add_subplot(1, 1, 1)
+    image = axes.pcolormesh(
+        edges,
+        list(range(len(shown) + 1)),
+        scores[:, shown].T.numpy(),
+        vmin=0.0,
+        vmax=1.0,
+        cmap="viridis",
+        shading="flat",
+    )
+    row_of = {detection.labels[index]: row for row, index in enumerate(shown)}
+    for event in detection.events:
+        axes.add_patch(
+            Rectangle(
+                (event.onset, row_of[event.label] + 0.05),
+                event.offset - event.onset,
+                0.9,
+                fill=False,
+                edgecolor="white",
+                linewidth=1.5,
+            )
+        )
+    axes.set_yticks([row + 0.5 for row in range(len(shown))])
+    axes.set_yticklabels([detection.labels[index] for index in shown], fontsize=8)
+    axes.set_ylim(len(shown), 0)
+    axes.set_xlim(0.0, float(detection.duration))
+    axes.set_xlabel("time (s)")
+    axes.set_title(
+        f"{os.path.basename(str(detection.path))}: scores per frame, "
+        f"{len(detection.events)} events outlined",
+        fontsize=9,
+    )
+    figure.colorbar(image, ax=axes, label="score")
+    return _save(figure, path)

@@ -284,3 +284,139 @@ def test_stats_folder_and_manifest(samples, tmp_path, capsys):
     assert out.err.startswith(f"error: {tmp_path / 'bad.wav'}: ")
     assert "norm_mean" in out.out
     assert main(["stats", str(tmp_path / "nothing_here")]) == 1
+
+
+def test_help_shows_every_default():
+    """Every option of every subcommand says its default (or that it is required)."""
+    from speechbrain_ast.cli import HelpFormatter
+
+    parser = build_parser()
+    commands = next(
+        action for action in parser._actions if action.dest == "command"
+    ).choices
+    assert set(commands) >= {"tag", "import", "export", "stats"}
+    for name, command in [("", parser), *commands.items()]:
+        formatter = HelpFormatter(prog=name)
+        for action in command._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            text = formatter._expand_help(action)
+            assert action.help, f"{name} {action.option_strings[0]}: no help text"
+            assert "(default" in text or "(required)" in text, (name, text)
+            assert "(default: None)" not in text, (name, text)
+        flat = " ".join(command.format_help().split())
+        assert name != "export" or "labels (required)" in flat
+    tag_help = commands["tag"].format_help()
+    for expected in ("(default: 5)", "(default: half a window)", "(default: 0.5)"):
+        assert expected in " ".join(tag_help.split())
+
+
+def test_tag_timeline_and_events(model, long_wav, wavs, tmp_path, capsys):
+    csv_path = tmp_path / "out" / "events.tsv"
+    args = ["tag", long_wav, wavs[0], "--model", model, "--top-k", "1", "--timeline"]
+    code = main(
+        args + ["--hop", "1.0", "--event-threshold", "0", "--events-csv", str(csv_path)]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    lines = out.out.splitlines()
+    assert lines[:3] == [long_wav, lines[1], "  timeline:"]
+    windows = [
+        line for line in lines if line.startswith("    ") and "-" in line.split("\t")[0]
+    ]
+    assert windows[0].startswith("    0.000-1.295\t") and len(windows) == 4 + 1
+    # threshold 0: every class is one event over the whole file
+    assert "  events: 3" in lines
+    events = [line.split("\t") for line in lines if line.count("\t") == 3]
+    assert [event[:2] for event in events[:3]] == [["    0.000", "4.000"]] * 3
+    rows = open(csv_path).read().splitlines()
+    assert rows[0] == "filename\tonset\toffset\tevent_label" and len(rows) == 1 + 6
+    assert rows[1].startswith(f"{long_wav}\t0.000\t4.000\t")
+
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_text(json.dumps({"dog": 0.0, "rain": 1.0, "rooster": 1.0}))
+    code = main(
+        ["tag", long_wav, "--model", model, "--json", "--events"]
+        + ["--class-thresholds", str(thresholds), "--median", "0.5"]
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["event_options"] == {
+        "median_seconds": 0.5,
+        "min_level_db": None,
+    }
+    assert doc["files"][0]["events"] == [
+        {
+            "label": "dog",
+            "onset": 0.0,
+            "offset": 4.0,
+            "score": pytest.approx(doc["files"][0]["events"][0]["score"]),
+        }
+    ]
+
+    # a level gate: the silent first second holds no event
+    quiet_first = tmp_path / "quiet_first.wav"
+    noise = 0.1 * np.random.default_rng(0).standard_normal(3 * 16000)
+    soundfile.write(str(quiet_first), np.concatenate([np.zeros(16000), noise]), 16000)
+    code = main(
+        [
+            "tag",
+            str(quiet_first),
+            "--model",
+            model,
+            "--json",
+            "--events",
+            "--hop",
+            "0.5",
+        ]
+        + ["--event-threshold", "0", "--min-level", "-60"]
+    )
+    events = json.loads(capsys.readouterr().out)["files"][0]["events"]
+    assert code == 0 and len(events) == 3
+    assert all(event["onset"] == 1.0 and event["offset"] == 4.0 for event in events)
+
+    thresholds.write_text(json.dumps({"cat": 0.2}))
+    assert (
+        main(
+            [
+                "tag",
+                long_wav,
+                "--model",
+                model,
+                "--events",
+                "--class-thresholds",
+                str(thresholds),
+            ]
+        )
+        == 2
+    )
+    assert "labels not in the model: cat" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "tag",
+                long_wav,
+                "--model",
+                model,
+                "--events",
+                "--class-thresholds",
+                "nope.tsv",
+            ]
+        )
+        == 2
+    )
+    assert "nope.tsv: class thresholds file not found" in capsys.readouterr().err
+    assert main(["tag", long_wav, "--model", model, "--window", "9"]) == 2
+    assert "--window" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tag", long_wav, "--model", model, "--event-threshold", "2"])
+
+
+def test_tag_plot(model, long_wav, wavs, tmp_path, capsys):
+    png = tmp_path / "plots" / "timeline.png"
+    code = main(
+        ["tag", long_wav, "--model", model, "--plot", str(png), "--window", "0.5"]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code = main(["tag", long_wav, wavs[0], "--model", model, "--plot", str(png)])
+    assert code == 2 and "give exactly one FILE" in capsys.readouterr().err

@@ -1,0 +1,616 @@
+"""Sound event detection: onsets and offsets from a timeline of window scores.
+
+A tagger scores overlapping windows of a long recording. This module turns
+those window scores into events, each a ``(label, onset, offset, score)``:
+
+1. **frames**: the recording is cut into frames of ``resolution`` seconds
+   (by default the hop between windows); a frame's score per class is the
+   mean (or max) of the scores of every window that covers the frame's
+   centre, which merges the overlapping windows into one score track;
+2. **thresholds**: a class is active in a frame when its score reaches the
+   class's threshold (one value for all classes, or one per class); with
+   ``min_level_db``, frames quieter than that (RMS, dB re full scale) hold
+   no event: a single-label model has no "silence" class and calls silence
+   something;
+3. **median filter**: the active/inactive decisions of each class are
+   smoothed with a running median over ``median_seconds`` (an odd number of
+   frames), which removes blips shorter than half the filter and fills gaps
+   shorter than half the filter;
+4. **events**: each run of active frames of a class becomes one event; its
+   score is the highest frame score inside it.
+
+Event lists are read and written in the DCASE format: a tab-separated file
+with the header ``filename  onset  offset  event_label`` (times in seconds).
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import csv
+import dataclasses
+import os
+
+import torch
+
+FRAME_MERGES = ("mean", "max")
+DCASE_COLUMNS = ("filename", "onset", "offset", "event_label")
+
+
+@dataclasses.dataclass
+class Event:
+    """One detected (or reference) sound event.
+
+    Arguments
+    ---------
+    label : str
+        Class name.
+    onset : float
+        Start time in seconds.
+    offset : float
+        End time in seconds.
+    score : float, optional
+        Confidence (highest frame score inside the event); None for
+        reference events.
+
+    Example
+    -------
+    >>> Event("dog", 1.0, 2.5, 0.9).to_dict()
+    {'label': 'dog', 'onset': 1.0, 'offset': 2.5, 'score': 0.9}
+    """
+
+    label: str
+    onset: float
+    offset: float
+    score: float = None
+
+    def to_dict(self):
+        """Return a JSON-serialisable dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class EventDetection:
+    """Events of one recording and the frame scores they came from.
+
+    Arguments
+    ---------
+    path : str
+        The recording.
+    duration : float
+        Its duration in seconds.
+    events : list of Event
+        Detected events, sorted by onset (then label).
+    frame_times : torch.Tensor
+        Start time of each frame in seconds ``[F]``.
+    frame_scores : torch.Tensor
+        Merged window scores per frame and class ``[F, C]`` (before the
+        thresholds).
+    labels : list of str
+        Class names in column order of ``frame_scores``.
+
+    Example
+    -------
+    >>> result = EventDetection("a.wav", 2.0, [Event("dog", 0.0, 1.0, 0.8)],
+    ...                         torch.tensor([0.0, 1.0]), torch.ones(2, 1), ["dog"])
+    >>> result.to_dict()["events"]
+    [{'label': 'dog', 'onset': 0.0, 'offset': 1.0, 'score': 0.8}]
+    """
+
+    path: str
+    duration: float
+    events: list
+    frame_times: torch.Tensor
+    frame_scores: torch.Tensor
+    labels: list
+
+    def to_dict(self):
+        """Return a JSON-serialisable dict (file, duration, events)."""
+        return {
+            "file": self.path,
+            "duration": self.duration,
+            "events": [event.to_dict() for event in self.events],
+        }
+
+
+def frame_scores_from_windows(
+    window_starts, window_ends, window_scores, duration, resolution, merge="mean"
+):
+    """Merge overlapping window scores into one score per frame and class.
+
+    Frame ``i`` spans ``[i * resolution, (i + 1) * resolution)`` (the last one
+    is cut at ``duration``). Its score is the mean (or max) of the scores of
+    the windows that contain the frame's centre; a frame no window covers
+    (only possible when windows leave gaps) takes the nearest window's scores.
+
+    Arguments
+    ---------
+    window_starts : sequence of float
+        Start time of each window in seconds ``[W]``.
+    window_ends : sequence of float
+        End time of each window in seconds ``[W]``.
+    window_scores : torch.Tensor
+        Scores of each window ``[W, C]``.
+    duration : float
+        Length of the recording in seconds.
+    resolution : float
+        Frame length in seconds.
+    merge : str
+        ``"mean"`` or ``"max"`` over the windows covering a frame.
+
+    Returns
+    -------
+    frame_times : torch.Tensor
+        Start time of each frame ``[F]``.
+    frame_scores : torch.Tensor
+        Scores ``[F, C]``.
+
+    Example
+    -------
+    >>> scores = torch.tensor([[1.0], [0.0]])
+    >>> times, frames = frame_scores_from_windows([0.0, 1.0], [2.0, 3.0], scores, 3.0, 1.0)
+    >>> times.tolist(), frames[:, 0].tolist()  # middle frame: both windows
+    ([0.0, 1.0, 2.0], [1.0, 0.5, 0.0])
+    """
+    if merge not in FRAME_MERGES:
+        raise ValueError(f"merge must be one of {FRAME_MERGES}, got {merge!r}")
+    if not resolution > 0:
+        raise ValueError(f"resolution must be positive, got {resolution}")
+    scores = torch.as_tensor(window_scores, dtype=torch.float32)
+    starts = torch.as_tensor(window_starts, dtype=torch.float64)
+    ends = torch.as_tensor(window_ends, dtype=torch.float64)
+    if scores.ndim != 2 or scores.shape[0] != starts.numel() or starts.numel() == 0:
+        raise ValueError(
+            f"need window scores [W, C] with W = {starts.numel()} windows (W >= 1), "
+            f"got shape {tuple(scores.shape)}"
+        )
+    n_frames = max(1, int(torch.ceil(torch.tensor(duration / resolution - 1e-9))))
+    frame_times = torch.arange(n_frames, dtype=torch.float64) * resolution
+    frame_ends = torch.clamp(frame_times + resolution, max=max(float(duration), 0.0))
+    centres = (frame_times + torch.maximum(frame_ends, frame_times)) / 2
+    # covers[f, w]: window w contains the centre of frame f
+    covers = (starts[None, :] <= centres[:, None]) & (centres[:, None] < ends[None, :])
+    uncovered = ~covers.any(dim=1)
+    if uncovered.any():
+        middle = (starts + ends) / 2
+        nearest = (centres[uncovered, None] - middle[None, :]).abs().argmin(dim=1)
+        covers[uncovered] = torch.nn.functional.one_hot(nearest, starts.numel()).bool()
+    weights = covers.float()
+    if merge == "mean":
+        frames = (weights @ scores) / weights.sum(dim=1, keepdim=True)
+    else:
+        masked = torch.where(
+            covers[:, :, None], scores[None, :, :], torch.tensor(float("-inf"))
+        )
+        frames = masked.max(dim=1).values
+    return frame_times.float(), frames
+
+
+def class_thresholds(thresholds, labels, default=0.5):
+    """One threshold per class from a number or a ``{label: threshold}`` dict.
+
+    Arguments
+    ---------
+    thresholds : float or dict or None
+        A threshold for all classes, or per-class thresholds (classes not in
+        the dict get ``default``); None gives ``default`` everywhere.
+    labels : list of str
+        Class names in score order.
+    default : float
+        Threshold of classes without one.
+
+    Returns
+    -------
+    torch.Tensor
+        Thresholds ``[C]``.
+
+    Raises
+    ------
+    ValueError
+        A label that is not a class of the model, or a threshold outside [0, 1].
+
+    Example
+    -------
+    >>> class_thresholds({"b": 0.2}, ["a", "b"], default=0.6).tolist()
+    [0.6000000238418579, 0.20000000298023224]
+    """
+    if thresholds is None:
+        thresholds = default
+    if isinstance(thresholds, dict):
+        unknown = sorted(set(thresholds) - set(labels))
+        if unknown:
+            raise ValueError(f"thresholds for unknown labels: {', '.join(unknown)}")
+        values = [float(thresholds.get(label, default)) for label in labels]
+    else:
+        values = [float(thresholds)] * len(labels)
+    bad = [value for value in values if not 0.0 <= value <= 1.0]
+    if bad:
+        raise ValueError(f"thresholds must be in [0, 1], got {bad[0]}")
+    return torch.tensor(values)
+
+
+def median_filter(active, width):
+    """Running median of binary decisions along time, per class.
+
+    Arguments
+    ---------
+    active : torch.Tensor
+        Decisions ``[F, C]`` (bool or 0/1).
+    width : int
+        Filter length in frames; even widths are rounded up to the next odd
+        one; 1 leaves the decisions unchanged. The ends are padded by
+        repeating the first and last frame.
+
+    Returns
+    -------
+    torch.Tensor
+        Filtered decisions ``[F, C]``, bool.
+
+    Example
+    -------
+    >>> track = torch.tensor([0, 1, 0, 0, 1, 1, 0, 1, 1, 1]).bool()[:, None]
+    >>> median_filter(track, 3)[:, 0].int().tolist()
+    [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    """
+    active = torch.as_tensor(active).bool()
+    width = int(width)
+    if width < 1:
+        raise ValueError(f"median filter width must be >= 1 frame, got {width}")
+    if width % 2 == 0:
+        width += 1
+    if width == 1 or active.shape[0] == 0:
+        return active.clone()
+    half = width // 2
+    padded = torch.cat(
+        [active[:1].expand(half, -1), active, active[-1:].expand(half, -1)]
+    ).float()
+    # the median of 0/1 values is 1 exactly when more than half are 1
+    counts = padded.unfold(0, width, 1).sum(dim=-1)
+    return counts > half
+
+
+def events_from_frames(
+    frame_times,
+    frame_scores,
+    labels,
+    thresholds,
+    median_frames=1,
+    duration=None,
+    quiet=None,
+):
+    """Runs of active frames, per class, as events.
+
+    Arguments
+    ---------
+    frame_times : torch.Tensor
+        Frame start times in seconds ``[F]`` (evenly spaced).
+    frame_scores : torch.Tensor
+        Scores ``[F, C]``.
+    labels : list of str
+        Class names ``[C]``.
+    thresholds : torch.Tensor
+        Per-class thresholds ``[C]`` (a class is active at score >= threshold).
+    median_frames : int
+        Median filter length in frames (1: none).
+    duration : float, optional
+        Recording length; the last frame ends there (default: one frame
+        after the last frame start).
+    quiet : torch.Tensor, optional
+        Frames ``[F]`` (bool) where no class is active, whatever the scores.
+
+    Returns
+    -------
+    list of Event
+        Sorted by onset, then label.
+
+    Example
+    -------
+    >>> times = torch.arange(6) * 0.5
+    >>> scores = torch.tensor([[0.1], [0.9], [0.8], [0.2], [0.7], [0.1]])
+    >>> events_from_frames(times, scores, ["dog"], torch.tensor([0.5]))
+    [Event(label='dog', onset=0.5, offset=1.5, score=0.9), Event(label='dog', onset=2.0, offset=2.5, score=0.7)]
+    """
+    frame_times = torch.as_tensor(frame_times, dtype=torch.float64)
+    frame_scores = torch.as_tensor(frame_scores, dtype=torch.float32)
+    if frame_times.numel() == 0:
+        return []
+    step = float(frame_times[1] - frame_times[0]) if frame_times.numel() > 1 else None
+    if duration is None:
+        duration = float(frame_times[-1]) + (step or 0.0)
+    active = frame_scores >= thresholds[None, :]
+    if quiet is not None:
+        active &= ~torch.as_tensor(quiet, dtype=torch.bool)[:, None]
+    active = median_filter(active, median_frames)
+    frame_ends = torch.cat(
+        [frame_times[1:], torch.tensor([float(duration)], dtype=torch.float64)]
+    )
+    events = []
+    for column, label in enumerate(labels):
+        track = active[:, column].int()
+        # +1 at each onset frame, -1 after each offset frame
+        edges = torch.diff(
+            torch.cat(
+                [
+                    torch.zeros(1, dtype=torch.int),
+                    track,
+                    torch.zeros(1, dtype=torch.int),
+                ]
+            )
+        )
+        onsets = torch.nonzero(edges == 1).flatten().tolist()
+        offsets = torch.nonzero(edges == -1).flatten().tolist()
+        for first, stop in zip(onsets, offsets):
+            events.append(
+                Event(
+                    label=label,
+                    onset=round(float(frame_times[first]), 4),
+                    offset=round(float(frame_ends[stop - 1]), 4),
+                    score=round(float(frame_scores[first:stop, column].max()), 4),
+                )
+            )
+    events.sort(key=lambda event: (event.onset, event.label))
+    return events
+
+
+def frame_levels(waveform, sample_rate, frame_times, duration):
+    """RMS level of each frame in dB re full scale (-inf for digital silence).
+
+    Arguments
+    ---------
+    waveform : torch.Tensor
+        Mono waveform ``[S]``.
+    sample_rate : int
+        Its rate.
+    frame_times : torch.Tensor
+        Frame start times ``[F]`` (evenly spaced); the last frame ends at
+        ``duration``.
+    duration : float
+        Recording length in seconds.
+
+    Returns
+    -------
+    torch.Tensor
+        Levels ``[F]`` in dBFS.
+
+    Example
+    -------
+    >>> wav = torch.cat([torch.zeros(8000), 0.1 * torch.ones(8000)])
+    >>> frame_levels(wav, 16000, torch.tensor([0.0, 0.5]), 1.0).tolist()
+    [-inf, -20.0]
+    """
+    wav = torch.as_tensor(waveform).float().flatten()
+    times = torch.as_tensor(frame_times, dtype=torch.float64).tolist()
+    edges = [round(t * sample_rate) for t in times] + [round(duration * sample_rate)]
+    levels = []
+    for first, stop in zip(edges, edges[1:]):
+        part = wav[first : max(stop, first + 1)]
+        power = part.pow(2).mean() if part.numel() else torch.tensor(0.0)
+        levels.append(10 * torch.log10(power))
+    return torch.stack(levels) if levels else torch.zeros(0)
+
+
+def detect_events_in_timeline(
+    window_starts,
+    window_ends,
+    window_scores,
+    labels,
+    duration,
+    thresholds=0.5,
+    median_seconds=0.0,
+    resolution=None,
+    merge="mean",
+    path="<waveform>",
+    min_level_db=None,
+    waveform=None,
+    sample_rate=16000,
+):
+    """Events of one recording from its window scores (steps 1-4 above).
+
+    Arguments
+    ---------
+    window_starts, window_ends : sequence of float
+        Window times in seconds ``[W]``.
+    window_scores : torch.Tensor
+        Scores ``[W, C]``.
+    labels : list of str
+        Class names ``[C]``.
+    duration : float
+        Recording length in seconds.
+    thresholds : float or dict
+        One threshold, or ``{label: threshold}`` (others: 0.5).
+    median_seconds : float
+        Median filter length in seconds (0: no filter); rounded to an odd
+        number of frames.
+    resolution : float, optional
+        Frame length in seconds (default: the hop between the first two
+        windows, or the window length for a single window).
+    merge : str
+        ``"mean"`` or ``"max"`` of the windows covering a frame.
+    path : str
+        Name stored in the result.
+    min_level_db : float, optional
+        Frames with an RMS level below this (dBFS, e.g. -60) hold no event;
+        needs ``waveform``. Default: no level gate.
+    waveform : torch.Tensor, optional
+        The recording ``[S]`` (for ``min_level_db``).
+    sample_rate : int
+        Rate of ``waveform``.
+
+    Returns
+    -------
+    EventDetection
+        Events plus the merged frame scores.
+
+    Example
+    -------
+    >>> scores = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])
+    >>> result = detect_events_in_timeline([0, 1, 2, 3], [2, 3, 4, 5], scores,
+    ...                                    ["dog", "cat"], 5.0)
+    >>> [(e.label, e.onset, e.offset) for e in result.events]  # frame 2-3 s: 0.5 each
+    [('dog', 0.0, 3.0), ('cat', 2.0, 5.0)]
+    """
+    if resolution is None:
+        if len(window_starts) > 1:
+            resolution = float(window_starts[1]) - float(window_starts[0])
+        else:
+            resolution = float(window_ends[0]) - float(window_starts[0])
+        resolution = resolution if resolution > 0 else max(duration, 1e-3)
+    if median_seconds < 0:
+        raise ValueError(f"median_seconds must be >= 0, got {median_seconds}")
+    frame_times, frame_scores = frame_scores_from_windows(
+        window_starts, window_ends, window_scores, duration, resolution, merge
+    )
+    median_frames = max(1, int(round(median_seconds / resolution)))
+    quiet = None
+    if min_level_db is not None:
+        if waveform is None:
+            raise ValueError("min_level_db needs the waveform")
+        levels = frame_levels(waveform, sample_rate, frame_times, duration)
+        quiet = levels < float(min_level_db)
+    events = events_from_frames(
+        frame_times,
+        frame_scores,
+        labels,
+        class_thresholds(thresholds, labels),
+        median_frames,
+        duration,
+        quiet,
+    )
+    return EventDetection(
+        path, duration, events, frame_times, frame_scores, list(labels)
+    )
+
+
+def events_from_tagging(result, labels, **options):
+    """Events of a ``TaggingResult`` (its windows and ``window_scores``).
+
+    Arguments
+    ---------
+    result : speechbrain_ast.inference.TaggingResult
+        A result of ``AudioTagger.tag_file``/``tag_waveform``.
+    labels : list of str
+        The tagger's class names (``AudioTagger.labels``).
+    **options : dict
+        ``thresholds``, ``median_seconds``, ``resolution``, ``merge``,
+        ``min_level_db``, ``waveform``, ``sample_rate`` of
+        ``detect_events_in_timeline``.
+
+    Returns
+    -------
+    EventDetection
+        The events of ``result.path``.
+
+    Example
+    -------
+    >>> from speechbrain_ast.inference import TaggingResult
+    >>> timeline = [{"start": 0.0, "end": 1.0, "labels": []},
+    ...             {"start": 1.0, "end": 2.0, "labels": []}]
+    >>> scores = torch.tensor([[0.9], [0.2]])
+    >>> result = TaggingResult("a.wav", 2.0, [], timeline, scores[0], scores)
+    >>> events_from_tagging(result, ["dog"]).events
+    [Event(label='dog', onset=0.0, offset=1.0, score=0.9)]
+    """
+    if result.window_scores is None:
+        raise ValueError(f"{result.path}: the tagging result has no window scores")
+    return detect_events_in_timeline(
+        [window["start"] for window in result.timeline],
+        [window["end"] for window in result.timeline],
+        result.window_scores,
+        labels,
+        result.duration,
+        path=result.path,
+        **options,
+    )
+
+
+def write_event_list(detections, path):
+    """Write events in the DCASE event-list format (tab-separated, header).
+
+    Arguments
+    ---------
+    detections : list of EventDetection
+        One entry per recording (its ``path`` is the ``filename`` column).
+    path : str
+        File to write (its folder is created).
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Example
+    -------
+    >>> detection = EventDetection("a.wav", 3.0, [Event("dog", 0.5, 1.5, 0.9)],
+    ...                            torch.zeros(1), torch.zeros(1, 1), ["dog"])
+    >>> out = write_event_list([detection], getfixture("tmpdir").join("e.tsv").strpath)
+    >>> print(open(out).read().strip())
+    filename	onset	offset	event_label
+    a.wav	0.500	1.500	dog
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(DCASE_COLUMNS)
+        for detection in detections:
+            for event in detection.events:
+                writer.writerow(
+                    [
+                        detection.path,
+                        f"{event.onset:.3f}",
+                        f"{event.offset:.3f}",
+                        event.label,
+                    ]
+                )
+    return path
+
+
+def read_event_list(path):
+    """Read a DCASE event list (tab-separated; header optional).
+
+    Arguments
+    ---------
+    path : str
+        Event list with columns ``filename, onset, offset, event_label``.
+        Rows with only a filename (a recording without events) are allowed.
+
+    Returns
+    -------
+    dict
+        ``{filename: [Event, ...]}`` in file order.
+
+    Raises
+    ------
+    ValueError
+        A row with unreadable times or an offset before its onset; the
+        message names the file and line.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir").join("ref.tsv")
+    >>> _ = path.write("filename\\tonset\\toffset\\tevent_label\\na.wav\\t0.5\\t1.5\\tdog\\n")
+    >>> read_event_list(path.strpath)
+    {'a.wav': [Event(label='dog', onset=0.5, offset=1.5, score=None)]}
+    """
+    events = {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
+            if not row or (number == 1 and row[0] == DCASE_COLUMNS[0]):
+                continue
+            items = events.setdefault(row[0], [])
+            if len(row) == 1:
+                continue
+            try:
+                onset, offset, label = float(row[1]), float(row[2]), row[3]
+            except (ValueError, IndexError):
+                raise ValueError(
+                    f"{path}: line {number}: expected filename, onset, offset, "
+                    f"event_label separated by tabs, got {row!r}"
+                ) from None
+            if offset < onset:
+                raise ValueError(
+                    f"{path}: line {number}: offset {offset} < onset {onset}"
+                )
+            items.append(Event(label, onset, offset))
+    return events
