@@ -420,7 +420,7 @@ def build_parser():
         "(default: the manifest's folder)",
     )
     stats.set_defaults(func=_cmd_stats)
-    add_train_parser(commands, argparse.HelpFormatter)
+    add_train_parser(commands, HelpFormatter)
     return parser
 
 

@@ -88,7 +88,8 @@ def add_train_parser(commands, formatter_class):
         "--init-source",
         default=None,
         metavar="SRC",
-        help="timm name or file (imagenet); official .pth, HF folder or Hub id (audioset)",
+        help="timm name or file (imagenet); official .pth, HF folder or Hub id "
+        "(audioset) (default: the YAML's)",
     )
     train.add_argument(
         "--device", default=None, help="cpu, cuda or cuda:N (default: SpeechBrain's)"
