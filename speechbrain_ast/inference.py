@@ -869,6 +869,46 @@ class AudioTagger(EncoderClassifier):
         return results
 
 
+def export_onnx(
+    model_folder, out_path, int8=False, attention="onnxruntime", opset=None
+):
+    """Export a model folder as one ONNX graph: waveform -> logits, scores.
+
+    Arguments
+    ---------
+    model_folder : str
+        A model folder (``AudioTagger.from_hparams`` loads it).
+    out_path : str
+        The ``.onnx`` file to write (replaced atomically).
+    int8 : bool
+        Quantise the encoder's and head's matrix-product weights to int8
+        (onnxruntime dynamic quantisation; features stay float32).
+    attention : str
+        ``"onnxruntime"`` (fused attention nodes, default) or ``"standard"``
+        (plain ONNX ops for other runtimes), see ``WaveformTagger``.
+    opset : int
+        ONNX opset (default: ``onnx_export.OPSET``, 18).
+
+    Returns
+    -------
+    str
+        ``out_path``.
+
+    Example
+    -------
+    >>> tmpdir = getfixture("tmpdir")
+    >>> path = export_onnx(_tiny_folder(tmpdir), tmpdir.join("m.onnx").strpath)
+    >>> import onnx
+    >>> [i.name for i in onnx.load(path).graph.input]
+    ['waveform']
+    """
+    from speechbrain_ast.onnx_export import OPSET, export_tagger
+
+    tagger = AudioTagger.from_hparams(source=model_folder)
+    opset = OPSET if opset is None else opset
+    return export_tagger(tagger, out_path, int8=int8, attention=attention, opset=opset)
+
+
 def _resolve_source(source, hparams_file):
     """Absolute path for a local model folder; clear errors for missing ones."""
     if not isinstance(source, (str, os.PathLike)):

@@ -36,7 +36,7 @@ class OnnxScorer:
     Example
     -------
     >>> from speechbrain_ast.inference import _tiny_folder
-    >>> from speechbrain_ast.onnx_export import export_onnx
+    >>> from speechbrain_ast.inference import export_onnx
     >>> tmpdir = getfixture("tmpdir")
     >>> path = export_onnx(_tiny_folder(tmpdir), tmpdir.join("m.onnx").strpath)
     >>> scorer = OnnxScorer(path, threads=1)

@@ -372,48 +372,8 @@ def tagger_metadata(tagger, int8=False, attention="onnxruntime"):
     }
 
 
-def export_onnx(
-    model_folder, out_path, int8=False, attention="onnxruntime", opset=OPSET
-):
-    """Export a model folder as one ONNX graph: waveform -> logits, scores.
-
-    Arguments
-    ---------
-    model_folder : str
-        A model folder (``AudioTagger.from_hparams`` loads it).
-    out_path : str
-        The ``.onnx`` file to write (replaced atomically).
-    int8 : bool
-        Quantise the encoder's and head's matrix-product weights to int8
-        (onnxruntime dynamic quantisation; features stay float32).
-    attention : str
-        ``"onnxruntime"`` (fused attention nodes, default) or ``"standard"``
-        (plain ONNX ops for other runtimes), see ``WaveformTagger``.
-    opset : int
-        ONNX opset (default 18, see the module doc).
-
-    Returns
-    -------
-    str
-        ``out_path``.
-
-    Example
-    -------
-    >>> from speechbrain_ast.inference import _tiny_folder
-    >>> tmpdir = getfixture("tmpdir")
-    >>> path = export_onnx(_tiny_folder(tmpdir), tmpdir.join("m.onnx").strpath)
-    >>> import onnx
-    >>> [i.name for i in onnx.load(path).graph.input]
-    ['waveform']
-    """
-    from speechbrain_ast.inference import AudioTagger
-
-    tagger = AudioTagger.from_hparams(source=model_folder)
-    return export_tagger(tagger, out_path, int8=int8, attention=attention, opset=opset)
-
-
 def export_tagger(tagger, out_path, int8=False, attention="onnxruntime", opset=OPSET):
-    """Export a loaded fp32 ``AudioTagger`` (see ``export_onnx``).
+    """Export a loaded fp32 ``AudioTagger`` (``inference.export_onnx`` from a folder).
 
     Arguments
     ---------
@@ -422,9 +382,9 @@ def export_tagger(tagger, out_path, int8=False, attention="onnxruntime", opset=O
     out_path : str
         The ``.onnx`` file to write.
     int8 : bool
-        Quantise the matrix-product weights (see ``export_onnx``).
+        Quantise the matrix-product weights (see ``inference.export_onnx``).
     attention : str
-        How attention is written (see ``export_onnx``).
+        How attention is written (see ``inference.export_onnx``).
     opset : int
         ONNX opset.
 
