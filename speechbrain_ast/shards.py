@@ -682,8 +682,8 @@ class ShardDataset(IterableDataset):
 class ShardLoader(DataLoader):
     """``DataLoader`` over a ``ShardDataset``, resumable inside an epoch.
 
-    Register it with the checkpointer (``attach_to_brain`` does, as
-    ``dataloader-TRAIN``): intra-epoch checkpoints store the epoch and the
+    Register it with the checkpointer (the AudioSet recipe does, as
+    ``shard_loader``): intra-epoch checkpoints store the epoch and the
     number of batches consumed; recovery makes the next epoch iteration
     start after them. ``set_epoch`` is forwarded to the dataset, so the
     loader can be the Brain's ``train_sampler``.
@@ -758,39 +758,6 @@ class ShardLoader(DataLoader):
             state = json.load(handle)
         self.dataset.resume_epoch = state["epoch"]
         self.dataset.resume_batches = state["batches"]
-
-
-def attach_to_brain(dataset, brain, loader_options, key="dataloader-TRAIN"):
-    """Build the ``ShardLoader`` of a Brain's training set and register it.
-
-    Arguments
-    ---------
-    dataset : ShardDataset
-        Training stream.
-    brain : speechbrain.Brain
-        Gets the loader as ``train_sampler`` (so ``set_epoch`` is called)
-        and in its checkpointer.
-    loader_options : dict
-        ``train_dataloader_options``: ``num_workers``, ``pin_memory`` and
-        ``prefetch_factor`` are used; the batch size is the dataset's.
-    key : str
-        Recoverable name.
-
-    Returns
-    -------
-    ShardLoader
-        Pass it to ``brain.fit`` as the training set.
-    """
-    loader = ShardLoader(
-        dataset,
-        num_workers=loader_options.get("num_workers", 0),
-        pin_memory=loader_options.get("pin_memory", False),
-        prefetch_factor=loader_options.get("prefetch_factor"),
-    )
-    brain.train_sampler = loader
-    if brain.checkpointer is not None:
-        brain.checkpointer.add_recoverable(key, loader)
-    return loader
 
 
 # ------------------------------------------------------------------ throughput
