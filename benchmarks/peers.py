@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 
-from speechbrain_ast.checkpoints import convert_hf_state_dict
 from speechbrain_ast.model import (
     AST_SIZES,
     AudioSpectrogramTransformer,
     ClassificationHead,
 )
+from speechbrain_ast.pretrained.huggingface import convert_hf_state_dict
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = dict(AST_SIZES, quick=(64, 2, 4))

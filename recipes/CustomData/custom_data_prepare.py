@@ -67,7 +67,6 @@ AUDIO_EXTENSIONS = tuple(
 CONFIG_FILE = "data_config.yaml"
 SPLIT_NAMES = ("train", "valid", "test")
 SAMPLE_RATE = 16000
-FRAME_SHIFT = 160  # 10 ms at 16 kHz, the Kaldi fbank's hop
 MIN_FRAMES = 16  # one patch
 NORM_STATS_CLIPS = 500  # training clips read for the fbank statistics
 # Bump when the outputs change meaning, so old outputs are rebuilt.
@@ -641,28 +640,6 @@ def held_out_counts(n, valid_ratio, test_ratio):
     return n_test, n_valid
 
 
-def frames_for(duration):
-    """Kaldi fbank frames (25 ms window, 10 ms hop) of a clip at 16 kHz.
-
-    Arguments
-    ---------
-    duration : float
-        Seconds.
-
-    Returns
-    -------
-    int
-        Number of frames.
-
-    Example
-    -------
-    >>> frames_for(1.0), frames_for(10.0)
-    (98, 998)
-    """
-    samples = int(round(duration * SAMPLE_RATE))
-    return max(1, 1 + (samples - MIN_SAMPLES) // FRAME_SHIFT)
-
-
 def derive_config(splits, classes, max_frames, frames_quantile, seed):
     """The settings the data decides: classes, task, length, fbank statistics.
 
@@ -690,19 +667,19 @@ def derive_config(splits, classes, max_frames, frames_quantile, seed):
     quantile = durations[
         min(len(durations) - 1, int(math.ceil(frames_quantile * len(durations))) - 1)
     ]
-    n_frames = min(max_frames, max(MIN_FRAMES, frames_for(quantile)))
+    fbank = KaldiFbank(sample_rate=SAMPLE_RATE)
+    quantile_frames = int(
+        fbank.frame_counts(torch.tensor(round(quantile * SAMPLE_RATE)))
+    )
+    n_frames = min(max_frames, max(MIN_FRAMES, quantile_frames))
+    window_samples = (n_frames - 1) * fbank.window_shift + fbank.window_size
     train = splits["train"]
     sample = random.Random(seed).sample(train, min(NORM_STATS_CLIPS, len(train)))
     # Statistics of what the model sees: each clip cut to the input length.
     with torch.no_grad():
         norm_mean, norm_std = compute_norm_stats(
-            (
-                load_audio(row["path"], SAMPLE_RATE)[
-                    : n_frames * FRAME_SHIFT + MIN_SAMPLES
-                ]
-                for row in sample
-            ),
-            KaldiFbank(),
+            (load_audio(row["path"], SAMPLE_RATE)[:window_samples] for row in sample),
+            fbank,
         )
     return {
         "n_classes": len(classes),
