@@ -21,7 +21,7 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
-from speechbrain_ast.model import AST_SIZES, patch_grid
+from speechbrain_ast.model import AST_SIZES, patch_grid, patch_shape
 
 
 def block_flops(n_tokens, embed_dim, mlp_ratio=4.0):
@@ -72,8 +72,10 @@ def ast_forward_flops(
         Input size (frames x mel bins).
     embed_dim, depth : int
         Width and number of blocks.
-    fstride, tstride, patch_size : int
-        Patch geometry.
+    fstride, tstride : int
+        Patch strides.
+    patch_size : int or sequence of two ints
+        Patch side, or ``(frequency, time)``.
     mlp_ratio : float
         MLP hidden width relative to ``embed_dim``.
     num_prefix_tokens : int
@@ -96,7 +98,8 @@ def ast_forward_flops(
     f_dim, t_dim = patch_grid(n_mels, n_frames, fstride, tstride, patch_size)
     n_patches = f_dim * t_dim
     n_tokens = n_patches + num_prefix_tokens
-    patch = 2 * n_patches * patch_size * patch_size * embed_dim
+    height, width = patch_shape(patch_size)
+    patch = 2 * n_patches * height * width * embed_dim
     head = 2 * embed_dim * n_classes
     return patch + depth * block_flops(n_tokens, embed_dim, mlp_ratio) + head
 

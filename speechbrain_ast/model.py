@@ -34,6 +34,38 @@ AST_SIZES = {
 }
 
 
+def patch_shape(patch_size):
+    """Return ``(height, width)`` of a patch: frequency bins x frames.
+
+    Arguments
+    ---------
+    patch_size : int or sequence of two ints
+        A square side (16: the paper's 16x16 patches) or ``(frequency, time)``
+        (``(128, 2)``: SSAST's frame patches, one token per 2 frames).
+
+    Returns
+    -------
+    tuple of int
+        ``(frequency, time)`` extent of one patch.
+
+    Example
+    -------
+    >>> patch_shape(16)
+    (16, 16)
+    >>> patch_shape([128, 2])
+    (128, 2)
+    """
+    if isinstance(patch_size, int):
+        shape = (patch_size, patch_size)
+    else:
+        shape = tuple(int(side) for side in patch_size)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(
+            f"patch_size must be a positive int or (frequency, time), got {patch_size}"
+        )
+    return shape
+
+
 def patch_grid(n_mels, n_frames, fstride, tstride, patch_size=16):
     """Return ``(f_dim, t_dim)``: the patch grid of a ``[n_frames, n_mels]`` input.
 
@@ -45,8 +77,8 @@ def patch_grid(n_mels, n_frames, fstride, tstride, patch_size=16):
         Number of frames (image width).
     fstride, tstride : int
         Patch strides along frequency and time.
-    patch_size : int
-        Patch side length.
+    patch_size : int or sequence of two ints
+        Patch side, or ``(frequency, time)`` extent (see ``patch_shape``).
 
     Returns
     -------
@@ -59,13 +91,16 @@ def patch_grid(n_mels, n_frames, fstride, tstride, patch_size=16):
     (12, 101)
     >>> patch_grid(128, 128, 10, 10)
     (12, 12)
+    >>> patch_grid(128, 1024, 128, 2, patch_size=(128, 2))  # frame patches
+    (1, 512)
     """
-    if n_mels < patch_size or n_frames < patch_size:
+    height, width = patch_shape(patch_size)
+    if n_mels < height or n_frames < width:
         raise ValueError(
             f"input of {n_frames} frames x {n_mels} mel bins is smaller than "
-            f"one {patch_size}x{patch_size} patch"
+            f"one {height}x{width} patch"
         )
-    return (n_mels - patch_size) // fstride + 1, (n_frames - patch_size) // tstride + 1
+    return (n_mels - height) // fstride + 1, (n_frames - width) // tstride + 1
 
 
 def patchout(tokens, f_dim, t_dim, drop_freq=0, drop_time=0, token_drop=0.0):
@@ -128,8 +163,8 @@ class PatchEmbed(nn.Module):
     ---------
     embed_dim : int
         Output channels (token width).
-    patch_size : int
-        Kernel size.
+    patch_size : int or sequence of two ints
+        Kernel size: a square side or ``(frequency, time)``.
     fstride, tstride : int
         Strides along frequency (height) and time (width).
 
@@ -138,11 +173,15 @@ class PatchEmbed(nn.Module):
     >>> embed = PatchEmbed(192, 16, 10, 10)
     >>> embed(torch.randn(2, 1, 128, 128)).shape
     torch.Size([2, 144, 192])
+    >>> PatchEmbed(192, (128, 2), 128, 2)(torch.randn(2, 1, 128, 128)).shape
+    torch.Size([2, 64, 192])
     """
 
     def __init__(self, embed_dim, patch_size=16, fstride=10, tstride=10):
         super().__init__()
-        self.proj = nn.Conv2d(1, embed_dim, patch_size, stride=(fstride, tstride))
+        self.proj = nn.Conv2d(
+            1, embed_dim, patch_shape(patch_size), stride=(fstride, tstride)
+        )
 
     def forward(self, x):
         """Embed ``[B, 1, F, T]`` into frequency-major tokens ``[B, f*t, D]``."""
@@ -327,8 +366,10 @@ class AudioSpectrogramTransformer(nn.Module):
         Commands.
     fstride, tstride : int
         Patch strides along frequency and time (10 in the paper).
-    patch_size : int
-        Patch side.
+    patch_size : int or sequence of two ints
+        Patch side (16 in the paper), or ``(frequency, time)``: ``(128, 2)``
+        with ``fstride=128, tstride=2`` gives SSAST's frame patches, one token
+        per 2 frames, which the paper (Table 6) finds better from scratch.
     embed_dim, depth, num_heads : int
         Transformer width, number of blocks and heads (see ``AST_SIZES``).
     mlp_ratio : float
@@ -354,6 +395,12 @@ class AudioSpectrogramTransformer(nn.Module):
     token_drop : float
         Unstructured patchout: share of the (remaining) patch tokens left out
         per clip in training, in [0, 1) (0: off).
+    pooling : str
+        How ``forward`` pools tokens into one embedding: ``"prefix"``, the
+        mean of the prefix tokens (the paper), or ``"patches"``, the mean of
+        the patch-token outputs (SSAST's fine-tuning choice; it does not rely
+        on a prefix token that a small model trained from scratch has to learn
+        to use).
 
     Example
     -------
@@ -392,6 +439,7 @@ class AudioSpectrogramTransformer(nn.Module):
         patchout_freq=0,
         patchout_time=0,
         token_drop=0.0,
+        pooling="prefix",
     ):
         super().__init__()
         # Constructor arguments, so model folders can rebuild this model.
@@ -402,6 +450,9 @@ class AudioSpectrogramTransformer(nn.Module):
         }
         if num_prefix_tokens not in (1, 2):
             raise ValueError("num_prefix_tokens must be 1 (ViT) or 2 (DeiT)")
+        if pooling not in ("prefix", "patches"):
+            raise ValueError(f"pooling must be 'prefix' or 'patches', got {pooling!r}")
+        self.pooling = pooling
         self.n_mels = n_mels
         self.n_frames = n_frames
         self.fstride = fstride
@@ -550,7 +601,7 @@ class AudioSpectrogramTransformer(nn.Module):
         return self.norm(x)
 
     def forward(self, fbank, lengths=None):
-        """Return the pooled embedding ``[B, 1, D]``: mean of the prefix tokens.
+        """Return the pooled embedding ``[B, 1, D]`` (see ``pooling``).
 
         Arguments
         ---------
@@ -565,6 +616,8 @@ class AudioSpectrogramTransformer(nn.Module):
             Pooled embedding ``[B, 1, D]``.
         """
         tokens = self.forward_features(fbank, lengths)
+        if self.pooling == "patches":
+            return tokens[:, self.num_prefix_tokens :].mean(dim=1, keepdim=True)
         return tokens[:, : self.num_prefix_tokens].mean(dim=1, keepdim=True)
 
     def patch_tokens(self, fbank, lengths=None):
@@ -594,8 +647,10 @@ class AudioSpectrogramTransformer(nn.Module):
         """Summarise the input geometry."""
         return (
             f"n_mels={self.n_mels}, n_frames={self.n_frames}, "
+            f"patch={patch_shape(self.patch_size)}, "
             f"stride=({self.fstride}, {self.tstride}), "
-            f"grid={self.f_dim}x{self.t_dim}, prefix={self.num_prefix_tokens}"
+            f"grid={self.f_dim}x{self.t_dim}, prefix={self.num_prefix_tokens}, "
+            f"pooling={self.pooling}"
             + (
                 f", patchout=(freq {self.patchout_freq}, time {self.patchout_time}, "
                 f"tokens {self.token_drop})"

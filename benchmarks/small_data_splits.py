@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Write the three small-data comparison sets as custom-data CSVs.
+
+Each CSV has ``path,label,split,group`` rows that ``speechbrain-ast train``
+(the CustomData recipe) reads as they are, so the split is fixed by this
+script and does not change with the training seed:
+
+* ``esc50_fold5.csv``: ESC-50, folds 1-3 train, fold 4 validation (every
+  choice is made on it), fold 5 test. The folds keep each source recording
+  in one fold, so the split is recording-disjoint.
+* ``speech_commands_speakers.csv``: the 35-word Speech Commands subset,
+  split by speaker (no speaker in two splits).
+* ``spoken_digits_speakers.csv``: the ten digit words (zero ... nine) of the
+  same subset, split by speaker.
+
+Speakers are assigned in the order of a hash of their id to the split that
+is furthest below its share of clips (70 / 15 / 15 %), which keeps the split
+independent of the training seed and of the file order::
+
+    python benchmarks/small_data_splits.py ../shared/data --out splits/
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import argparse
+import csv
+import hashlib
+import os
+import sys
+
+DIGITS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+)
+SPLIT_SHARES = {"train": 0.70, "valid": 0.15, "test": 0.15}
+ESC50_FOLD_SPLITS = {
+    "1": "train",
+    "2": "train",
+    "3": "train",
+    "4": "valid",
+    "5": "test",
+}
+
+
+def esc50_rows(esc50_folder):
+    """ESC-50 clips with folds 1-3 / 4 / 5 as train / valid / test.
+
+    Arguments
+    ---------
+    esc50_folder : str
+        Folder with ``meta/esc50.csv`` and ``audio/``.
+
+    Returns
+    -------
+    list of dict
+        ``path``, ``label``, ``split``, ``group`` (the source recording).
+    """
+    meta = os.path.join(esc50_folder, "meta", "esc50.csv")
+    audio = os.path.join(esc50_folder, "audio")
+    by_stem = {os.path.splitext(name)[0]: name for name in os.listdir(audio)}
+    rows = []
+    with open(meta, newline="", encoding="utf-8") as handle:
+        for record in csv.DictReader(handle):
+            stem = os.path.splitext(record["filename"])[0]
+            if stem not in by_stem:
+                raise FileNotFoundError(
+                    f"{meta}: {record['filename']} is not in {audio}"
+                )
+            rows.append(
+                {
+                    "path": os.path.abspath(os.path.join(audio, by_stem[stem])),
+                    "label": record["category"],
+                    "split": ESC50_FOLD_SPLITS[record["fold"]],
+                    "group": record["src_file"],
+                }
+            )
+    return rows
+
+
+def speaker_split(rows):
+    """Give every row a split so that each speaker (``group``) is in one split.
+
+    Arguments
+    ---------
+    rows : list of dict
+        Rows with ``group`` (the speaker); changed in place.
+
+    Returns
+    -------
+    list of dict
+        The rows.
+
+    Example
+    -------
+    >>> rows = [{"group": f"s{i % 20}"} for i in range(100)]
+    >>> splits = {row["split"] for row in speaker_split(rows)}
+    >>> sorted(splits)
+    ['test', 'train', 'valid']
+    >>> len({(row["group"], row["split"]) for row in rows})  # one split per speaker
+    20
+    """
+    counts = {}
+    for row in rows:
+        counts[row["group"]] = counts.get(row["group"], 0) + 1
+    assigned = dict.fromkeys(SPLIT_SHARES, 0)
+    split_of = {}
+    speakers = sorted(counts, key=lambda s: hashlib.sha1(s.encode()).hexdigest())
+    for speaker in speakers:
+        total = sum(assigned.values()) + counts[speaker]
+        # The split furthest below its share once this speaker is added.
+        split = min(
+            SPLIT_SHARES,
+            key=lambda name: (
+                (assigned[name] + counts[speaker]) / total - SPLIT_SHARES[name]
+            ),
+        )
+        split_of[speaker] = split
+        assigned[split] += counts[speaker]
+    for row in rows:
+        row["split"] = split_of[row["group"]]
+    return rows
+
+
+def speech_commands_rows(sc_folder, words=None):
+    """Speech Commands subset clips split by speaker.
+
+    Arguments
+    ---------
+    sc_folder : str
+        Folder with ``manifest.csv`` (``path,word,speaker``).
+    words : collection of str, optional
+        Keep only these words (all when None).
+
+    Returns
+    -------
+    list of dict
+        ``path``, ``label``, ``split``, ``group`` (the speaker).
+    """
+    manifest = os.path.join(sc_folder, "manifest.csv")
+    rows = []
+    with open(manifest, newline="", encoding="utf-8") as handle:
+        for record in csv.DictReader(handle):
+            if words is not None and record["word"] not in words:
+                continue
+            rows.append(
+                {
+                    "path": os.path.abspath(os.path.join(sc_folder, record["path"])),
+                    "label": record["word"],
+                    "group": record["speaker"],
+                }
+            )
+    return speaker_split(rows)
+
+
+def write_csv(rows, path):
+    """Write ``path,label,split,group`` rows; return a one-line summary."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "label", "split", "group"])
+        writer.writeheader()
+        writer.writerows(rows)
+    sizes = {name: sum(row["split"] == name for row in rows) for name in SPLIT_SHARES}
+    labels = {row["label"] for row in rows}
+    return f"{path}: {len(labels)} classes, train/valid/test {sizes['train']}/{sizes['valid']}/{sizes['test']}"
+
+
+def main(argv=None):
+    """Command line: write the three CSVs into ``--out``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "data", help="the shared data folder (with esc50/, speech_commands_mini/)"
+    )
+    parser.add_argument("--out", required=True, help="folder for the CSVs")
+    args = parser.parse_args(argv)
+    esc50 = os.path.join(args.data, "esc50")
+    speech = os.path.join(args.data, "speech_commands_mini")
+    for folder in (esc50, speech):
+        if not os.path.isdir(folder):
+            sys.exit(f"error: {folder} is missing (expected the shared data layout)")
+    os.makedirs(args.out, exist_ok=True)
+    for name, rows in (
+        ("esc50_fold5.csv", esc50_rows(esc50)),
+        ("speech_commands_speakers.csv", speech_commands_rows(speech)),
+        ("spoken_digits_speakers.csv", speech_commands_rows(speech, DIGITS)),
+    ):
+        print(write_csv(rows, os.path.join(args.out, name)))
+
+
+if __name__ == "__main__":
+    main()
