@@ -27,6 +27,7 @@ from esc50_prepare import prepare_esc50
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
+from speechbrain_ast.audio_cache import CachedClipLoader
 from speechbrain_ast.averaging import apply_weight_average
 from speechbrain_ast.dataio import (
     check_manifest_labels,
@@ -171,7 +172,8 @@ def dataio_prep(hparams):
     Arguments
     ---------
     hparams : dict
-        Needs ``save_folder`` and ``sample_rate``.
+        Needs ``save_folder`` and ``sample_rate``; ``audio_cache_mb`` keeps
+        decoded clips in memory between epochs (0: off).
 
     Returns
     -------
@@ -181,11 +183,12 @@ def dataio_prep(hparams):
     """
     label_names = read_classes(os.path.join(hparams["save_folder"], "classes.txt"))
     class_index = {name: index for index, name in enumerate(label_names)}
+    load_clip = CachedClipLoader(load_training_clip, hparams["audio_cache_mb"])
 
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("sig")
     def audio_pipeline(wav):
-        return load_training_clip(wav, hparams["sample_rate"])
+        return load_clip(wav, hparams["sample_rate"])
 
     @sb.utils.data_pipeline.takes("id", "labels")
     @sb.utils.data_pipeline.provides("targets")
