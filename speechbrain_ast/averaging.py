@@ -207,7 +207,26 @@ def apply_weight_average(checkpointer, first_epoch, last_epoch, modules):
     'weight_average'
     >>> model.weight.item(), checkpointer.find_checkpoint(max_key="weight_average").path.name
     (1.5, 'CKPT+weight_average')
+    >>> _ = apply_weight_average(checkpointer, 5, 10, {"model": model})  # ended at 2
+    >>> model.weight.item()
+    2.0
     """
+    trained = [
+        ckpt.meta["epoch"]
+        for ckpt in checkpointer.list_checkpoints()
+        if isinstance(ckpt.meta.get("epoch"), int)
+    ]
+    if trained and int(last_epoch) > max(trained):
+        # A run that stopped early (``--debug``, or fewer epochs than the
+        # YAML's range): average the last epochs it has, and say so.
+        last_epoch = max(trained)
+        first_epoch = min(int(first_epoch), last_epoch)
+        logger.warning(
+            "the run ended at epoch %d: averaging epochs %d..%d",
+            last_epoch,
+            first_epoch,
+            last_epoch,
+        )
     averaged = average_checkpoints_by_epoch(
         checkpointer, first_epoch, last_epoch, list(modules)
     )

@@ -24,7 +24,7 @@ previous ones): ``train.csv``, ``valid.csv``, ``test.csv`` (columns
 ``ID,duration,wav,labels``), ``classes.txt``, ``skipped.txt`` (only when
 something was skipped), ``prepare_options.json`` and ``data_config.yaml``:
 the values derived from the data (``n_classes``, ``multi_label``,
-``n_frames``, ``timem``, ``norm_mean``, ``norm_std``) that the recipe
+``n_frames``, ``timem``, ``time_roll``, ``norm_mean``, ``norm_std``) that the recipe
 uses wherever its YAML says ``auto``.
 
 Without a ``split`` column the split is stratified by label (a clip's rarest
@@ -70,7 +70,7 @@ SAMPLE_RATE = 16000
 MIN_FRAMES = 16  # one patch
 NORM_STATS_CLIPS = 500  # training clips read for the fbank statistics
 # Bump when the outputs change meaning, so old outputs are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: time_roll in data_config.yaml
 
 
 def prepare_custom_data(
@@ -659,7 +659,7 @@ def derive_config(splits, classes, max_frames, frames_quantile, seed):
     Returns
     -------
     dict
-        ``n_classes``, ``multi_label``, ``n_frames``, ``timem``,
+        ``n_classes``, ``multi_label``, ``n_frames``, ``timem``, ``time_roll``,
         ``norm_mean``, ``norm_std`` and informational counts.
     """
     rows = [row for split in SPLIT_NAMES for row in splits[split]]
@@ -686,6 +686,7 @@ def derive_config(splits, classes, max_frames, frames_quantile, seed):
         "multi_label": any(len(row["labels"]) > 1 for row in rows),
         "n_frames": n_frames,
         "timem": max(1, round(0.2 * n_frames)),
+        "time_roll": max(1, round(0.1 * n_frames)),
         "norm_mean": round(float(norm_mean), 6),
         "norm_std": round(float(norm_std), 6),
         "clips": {name: len(splits[name]) for name in SPLIT_NAMES},

@@ -21,6 +21,7 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import math
 import os
 import sys
 
@@ -57,6 +58,7 @@ DERIVED_KEYS = (
     "multi_label",
     "n_frames",
     "timem",
+    "time_roll",
     "norm_mean",
     "norm_std",
 )
@@ -251,7 +253,64 @@ def with_derived_values(settings, overrides, data_config):
     for key in DERIVED_KEYS:
         if key in settings and settings[key] == "auto" and key not in overrides:
             merged[key] = data_config[key]
+    merged.update(derived_schedule(settings, merged, data_config["clips"]["train"]))
     return merged
+
+
+def derived_schedule(settings, overrides, n_train):
+    """Epochs and learning-rate milestones for the YAML's ``auto`` schedule keys.
+
+    A small model learns from optimizer steps, not from epochs: 30 epochs of
+    168 clips in batches of 12 are 420 steps, far too few, while 30 epochs of
+    1,200 clips are 3,000. ``number_of_epochs: auto`` gives about
+    ``train_steps`` steps whatever the data size (within ``min_epochs`` and
+    ``max_epochs``); ``lr_decay_start: auto`` starts halving the learning rate
+    halfway, every tenth of the run (``lr_decay_step: auto``), and
+    ``wa_start: auto`` averages the weights of the epochs from there on.
+
+    Arguments
+    ---------
+    settings : dict
+        The YAML's top-level values (:func:`plain_settings`).
+    overrides : dict
+        Command-line and data-derived values (they win over ``settings``).
+    n_train : int
+        Training clips.
+
+    Returns
+    -------
+    dict
+        Values for the schedule keys that are ``auto`` and not overridden.
+
+    Example
+    -------
+    >>> settings = {"number_of_epochs": "auto", "train_steps": 3000, "batch_size": 12,
+    ...     "min_epochs": 30, "max_epochs": 300, "lr_decay_start": "auto",
+    ...     "lr_decay_step": "auto", "wa_start": "auto"}
+    >>> derived_schedule(settings, {}, 1200)
+    {'number_of_epochs': 30, 'lr_decay_start': 15, 'lr_decay_step': 3, 'wa_start': 16}
+    >>> derived_schedule(settings, {"number_of_epochs": 8}, 168)["lr_decay_start"]
+    4
+    """
+
+    def value(key):
+        return overrides.get(key, settings.get(key))
+
+    derived = {}
+    epochs = value("number_of_epochs")
+    if epochs == "auto":
+        steps_per_epoch = math.ceil(n_train / value("batch_size"))
+        epochs = math.ceil(value("train_steps") / steps_per_epoch)
+        epochs = min(value("max_epochs"), max(value("min_epochs"), epochs))
+        derived["number_of_epochs"] = epochs
+    if value("lr_decay_start") == "auto":
+        derived["lr_decay_start"] = max(1, epochs // 2)
+    if value("lr_decay_step") == "auto":
+        derived["lr_decay_step"] = max(1, round(epochs / 10))
+    if value("wa_start") == "auto":
+        start = derived.get("lr_decay_start", value("lr_decay_start"))
+        derived["wa_start"] = min(epochs, int(start) + 1)
+    return derived
 
 
 if __name__ == "__main__":
@@ -339,6 +398,14 @@ if __name__ == "__main__":
             hparams["wa_end"],
             {name: hparams[name] for name in ("embedding_model", "classifier")},
         )
+        # The averaged weights' validation score: what a choice between them
+        # and the best epoch may look at (never the test score).
+        brain.evaluate(
+            datasets["valid"],
+            max_key=wa_key,
+            test_loader_kwargs=hparams["valid_dataloader_options"],
+        )
+        results["wa_valid"] = brain.test_stats
         if len(datasets["test"]):
             brain.evaluate(
                 datasets["test"],
