@@ -265,7 +265,7 @@ def derived_schedule(settings, overrides, n_train):
     1,200 clips are 3,000. ``number_of_epochs: auto`` gives about
     ``train_steps`` steps whatever the data size (within ``min_epochs`` and
     ``max_epochs``); ``lr_decay_start: auto`` starts halving the learning rate
-    halfway, every tenth of the run (``lr_decay_step: auto``), and
+    halfway, every sixth of the run (``lr_decay_step: auto``), and
     ``wa_start: auto`` averages the weights of the epochs from there on.
 
     Arguments
@@ -288,7 +288,7 @@ def derived_schedule(settings, overrides, n_train):
     ...     "min_epochs": 30, "max_epochs": 300, "lr_decay_start": "auto",
     ...     "lr_decay_step": "auto", "wa_start": "auto"}
     >>> derived_schedule(settings, {}, 1200)
-    {'number_of_epochs': 30, 'lr_decay_start': 15, 'lr_decay_step': 3, 'wa_start': 16}
+    {'number_of_epochs': 30, 'lr_decay_start': 15, 'lr_decay_step': 5, 'wa_start': 16}
     >>> derived_schedule(settings, {"number_of_epochs": 8}, 168)["lr_decay_start"]
     4
     """
@@ -306,7 +306,7 @@ def derived_schedule(settings, overrides, n_train):
     if value("lr_decay_start") == "auto":
         derived["lr_decay_start"] = max(1, epochs // 2)
     if value("lr_decay_step") == "auto":
-        derived["lr_decay_step"] = max(1, round(epochs / 10))
+        derived["lr_decay_step"] = max(1, epochs // 6)
     if value("wa_start") == "auto":
         start = derived.get("lr_decay_start", value("lr_decay_start"))
         derived["wa_start"] = min(epochs, int(start) + 1)
