@@ -12,6 +12,9 @@ script and does not change with the training seed:
   split by speaker (no speaker in two splits).
 * ``spoken_digits_speakers.csv``: the ten digit words (zero ... nine) of the
   same subset, split by speaker.
+* ``ssl_pool.csv``: unlabeled audio for ``recipes/SSL`` (a ``path`` column):
+  every clip above that is in no test split (ESC-50 folds 1-4, the Speech
+  Commands clips of training and validation speakers).
 
 Speakers are assigned in the order of a hash of their id to the split that
 is furthest below its share of clips (70 / 15 / 15 %), which keeps the split
@@ -186,12 +189,41 @@ def main(argv=None):
         if not os.path.isdir(folder):
             sys.exit(f"error: {folder} is missing (expected the shared data layout)")
     os.makedirs(args.out, exist_ok=True)
-    for name, rows in (
-        ("esc50_fold5.csv", esc50_rows(esc50)),
-        ("speech_commands_speakers.csv", speech_commands_rows(speech)),
-        ("spoken_digits_speakers.csv", speech_commands_rows(speech, DIGITS)),
-    ):
+    sets = {
+        "esc50_fold5.csv": esc50_rows(esc50),
+        "speech_commands_speakers.csv": speech_commands_rows(speech),
+        "spoken_digits_speakers.csv": speech_commands_rows(speech, DIGITS),
+    }
+    for name, rows in sets.items():
         print(write_csv(rows, os.path.join(args.out, name)))
+    print(write_pool(sets.values(), os.path.join(args.out, "ssl_pool.csv")))
+
+
+def write_pool(row_sets, path):
+    """Write the paths that are in no test split (SSL pretraining pool).
+
+    Arguments
+    ---------
+    row_sets : iterable of list of dict
+        Rows with ``path`` and ``split``.
+    path : str
+        Output CSV (one ``path`` column).
+
+    Returns
+    -------
+    str
+        A one-line summary.
+    """
+    row_sets = list(row_sets)
+    tested = {
+        row["path"] for rows in row_sets for row in rows if row["split"] == "test"
+    }
+    pool = sorted({row["path"] for rows in row_sets for row in rows} - tested)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path"])
+        writer.writerows([item] for item in pool)
+    return f"{path}: {len(pool)} unlabeled clips (none of any test split)"
 
 
 if __name__ == "__main__":
