@@ -16,10 +16,9 @@ after an interruption or with more seeds::
         --name ssl -- --init ssl --init_source results/ssl/encoder.ckpt
     python benchmarks/small_data_compare.py splits --out results/small_data --table
 
-The accuracy of a run is the test accuracy of the model the recipe exports:
-the weight-averaged model when the YAML averages weights, else the epoch
-with the best validation accuracy. Nothing here looks at a test score to
-make a choice.
+The accuracy of a run is the test accuracy of the epoch with the best
+validation accuracy (the model the recipe exports unless weight averaging is
+switched on). Nothing here looks at a test score to make a choice.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -140,20 +139,12 @@ def run_scores(folder):
     Returns
     -------
     dict
-        ``valid``, ``test``, ``model`` ("weight average" or "best epoch"),
-        ``minutes``.
+        ``valid``, ``test``, ``model`` ("best epoch"), ``minutes``.
     """
     with open(os.path.join(folder, "results.json"), encoding="utf-8") as handle:
         results = json.load(handle)
-    if "wa" in results:
-        test, valid, model = (
-            results["wa"],
-            results.get("wa_valid", {}),
-            "weight average",
-        )
-    else:
-        test, model = results["best_valid"], "best epoch"
-        valid = {"accuracy": best_valid_accuracy(os.path.join(folder, "results.csv"))}
+    test, model = results["best_valid"], "best epoch"
+    valid = {"accuracy": best_valid_accuracy(os.path.join(folder, "results.csv"))}
     minutes = None
     if os.path.isfile(os.path.join(folder, "run.json")):
         with open(os.path.join(folder, "run.json"), encoding="utf-8") as handle:
