@@ -220,11 +220,17 @@ def table(out, datasets):
 
 
 def machine():
-    """One line about where the runs happened."""
-    return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch {torch.__version__}"
-    )
+    """One line about where the runs happened (CPU model, cores, torch)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            names = [
+                line.split(":", 1)[1].strip() for line in handle if "model name" in line
+            ]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def main(argv=None):
