@@ -13,7 +13,10 @@ import torch
 from speechbrain_ast.model import AudioSpectrogramTransformer
 from speechbrain_ast.pretrained import initialize_encoder
 from speechbrain_ast.pretrained.geometry import adapt_pos_embed_tokens
-from speechbrain_ast.pretrained.ssl_checkpoint import write_ssl_checkpoint
+from speechbrain_ast.pretrained.ssl_checkpoint import (
+    read_ssl_checkpoint,
+    write_ssl_checkpoint,
+)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2}
@@ -33,6 +36,16 @@ def pretrained(tmp_path, n_frames, geometry, name="encoder.ckpt"):
     path = tmp_path / name
     write_ssl_checkpoint(str(path), encoder, {"n_frames": n_frames})
     return path, encoder
+
+
+def test_encoder_file_rebuilds_the_encoder(tmp_path):
+    path, source = pretrained(tmp_path, 512, FRAME)
+    checkpoint = read_ssl_checkpoint(str(path))
+    rebuilt = AudioSpectrogramTransformer(**checkpoint["config"])
+    rebuilt.load_state_dict(checkpoint["state_dict"])
+    fbank = torch.randn(1, 300, 128)  # shorter: padded with the config's pad_value
+    assert torch.equal(rebuilt.eval()(fbank), source.eval()(fbank))
+    assert checkpoint["trained_on"] == {"n_frames": 512}
 
 
 def test_frame_encoder_loads_at_another_length(tmp_path):
