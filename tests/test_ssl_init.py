@@ -144,6 +144,9 @@ def test_recipe_debug_run_starts_from_the_ssl_encoder(
         command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    log = (output / "log.txt").read_text()
-    assert f"encoder initialised from {path} (ssl)" in log
-    assert (output / "model" / "embedding_model.ckpt").is_file()
+    # A debug run makes at most 4 small Adam steps: the fine-tuned encoder is
+    # still within 0.01 of the SSL weights (a random one is ~0.1 away).
+    tuned = torch.load(output / "model" / "embedding_model.ckpt", weights_only=True)
+    ssl = read_ssl_checkpoint(str(path))["state_dict"]
+    for key in ("patch_embed.proj.weight", "blocks.0.attn.qkv.weight", "cls_token"):
+        assert (tuned[key] - ssl[key]).abs().max() < 0.01, key
