@@ -558,7 +558,9 @@ class AudioSpectrogramTransformer(nn.Module):
             return F.pad(fbank, (0, 0, 0, n_missing), value=self.pad_value)
         return fbank[:, : self.n_frames]
 
-    def forward_features(self, fbank, lengths=None):
+    def forward_features(
+        self, fbank, lengths=None, token_mask=None, mask_embedding=None
+    ):
         """Return every token output after the final norm.
 
         Arguments
@@ -567,6 +569,15 @@ class AudioSpectrogramTransformer(nn.Module):
             Normalised features ``[B, T, F]``.
         lengths : torch.Tensor, optional
             Relative lengths (unused: AST attends over padding, see class doc).
+        token_mask : torch.Tensor, optional
+            Boolean ``[B, f_dim * t_dim]`` (frequency-major): the patch
+            embeddings where it is True are replaced by ``mask_embedding``
+            before the positional embedding is added (SSAST's masked patch
+            modelling, ``speechbrain_ast.masked_patch``). Not combinable with
+            patchout.
+        mask_embedding : torch.Tensor, optional
+            The learned ``[D]`` embedding of a masked patch; needed with
+            ``token_mask``.
 
         Returns
         -------
@@ -574,11 +585,26 @@ class AudioSpectrogramTransformer(nn.Module):
             ``[B, num_prefix_tokens + f_dim * t_dim, D]``; prefix tokens first,
             then patches in frequency-major order. In training with patchout,
             only the kept patches (fewer tokens).
+
+        Example
+        -------
+        >>> model = AudioSpectrogramTransformer(
+        ...     n_frames=32, fstride=16, tstride=16, embed_dim=8, depth=1, num_heads=2
+        ... )
+        >>> mask = torch.zeros(1, 16, dtype=torch.bool)  # an 8 x 2 patch grid
+        >>> mask[0, [0, 15]] = True
+        >>> model.forward_features(
+        ...     torch.randn(1, 32, 128), token_mask=mask, mask_embedding=torch.zeros(8)
+        ... ).shape
+        torch.Size([1, 18, 8])
         """
         x = self.fit_length(fbank).unsqueeze(1).transpose(2, 3)
         n_prefix = self.num_prefix_tokens
+        x = self.patch_embed(x)
+        if token_mask is not None:
+            x = self.replace_masked(x, token_mask, mask_embedding)
         # Positions are added before patchout, so kept tokens keep their own.
-        x = self.patch_embed(x) + self.pos_embed[:, n_prefix:]
+        x = x + self.pos_embed[:, n_prefix:]
         if self.patchout_active:
             self.check_patchout()
             x = patchout(
@@ -599,6 +625,38 @@ class AudioSpectrogramTransformer(nn.Module):
             else:
                 x = block(x)
         return self.norm(x)
+
+    def replace_masked(self, patches, token_mask, mask_embedding):
+        """Put ``mask_embedding`` in place of the masked patch embeddings.
+
+        Arguments
+        ---------
+        patches : torch.Tensor
+            Patch embeddings ``[B, f_dim * t_dim, D]`` (before positions).
+        token_mask : torch.Tensor
+            Boolean ``[B, f_dim * t_dim]``; True where a patch is masked.
+        mask_embedding : torch.Tensor
+            ``[D]`` embedding of a masked patch.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B, f_dim * t_dim, D]``.
+        """
+        if mask_embedding is None:
+            raise ValueError("token_mask needs a mask_embedding of shape [embed_dim]")
+        if self.patchout_active:
+            raise ValueError(
+                "token_mask cannot be combined with patchout: set patchout_freq, "
+                "patchout_time and token_drop to 0"
+            )
+        if tuple(token_mask.shape) != tuple(patches.shape[:2]):
+            raise ValueError(
+                f"token_mask of shape {list(token_mask.shape)} does not fit "
+                f"{patches.shape[0]} clips x {patches.shape[1]} patches"
+            )
+        mask_embedding = mask_embedding.reshape(-1).to(patches.dtype)
+        return torch.where(token_mask.unsqueeze(-1), mask_embedding, patches)
 
     def forward(self, fbank, lengths=None):
         """Return the pooled embedding ``[B, 1, D]`` (see ``pooling``).

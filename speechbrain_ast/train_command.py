@@ -80,7 +80,7 @@ def add_train_parser(commands, formatter_class):
     )
     train.add_argument(
         "--init",
-        choices=("scratch", "imagenet", "audioset"),
+        choices=("scratch", "imagenet", "audioset", "ssl"),
         default=None,
         help="initialisation (default: the YAML's)",
     )
@@ -89,7 +89,8 @@ def add_train_parser(commands, formatter_class):
         default=None,
         metavar="SRC",
         help="timm name or file (imagenet); official .pth, HF folder or Hub id "
-        "(audioset) (default: the YAML's)",
+        "(audioset); encoder.ckpt of recipes/SSL (ssl: pass its geometry after "
+        "--, see recipes/SSL/README.md) (default: the YAML's)",
     )
     train.add_argument(
         "--device", default=None, help="cpu, cuda or cuda:N (default: SpeechBrain's)"

@@ -7,8 +7,9 @@
   or as a SpeechBrain model folder (``import_checkpoint``);
 * ``geometry``: the official position-embedding rule and patch-kernel sum;
 * ``weights``: reading weight files, strict loading;
+* ``ssl_checkpoint``: the self-supervised encoder file of ``recipes/SSL``;
 * ``initialization``: ``initialize_encoder``, the recipes' scratch / imagenet /
-  audioset choice.
+  audioset / ssl choice.
 
 Authors
  * speechbrain-ast contributors 2026

@@ -1,4 +1,4 @@
-"""Encoder initialisation for the recipes: scratch, ImageNet or AudioSet.
+"""Encoder initialisation for the recipes: scratch, ImageNet, AudioSet or SSL.
 
 The recipe YAML builds the encoder with the recipe's geometry (``n_frames``,
 strides, size); ``initialize_encoder`` then loads weights into it, strictly:
@@ -9,7 +9,11 @@ strides, size); ``initialize_encoder`` then loads weights into it, strictly:
 * ``audioset``: an AST checkpoint, official ``.pth``, HuggingFace folder or
   HuggingFace Hub id, adapted to the recipe's length and strides with the
   official AudioSet-init rules (the AudioSet classifier is dropped, as the
-  official code does).
+  official code does);
+* ``ssl``: the ``encoder.ckpt`` written by the self-supervised recipe
+  (``recipes/SSL``, SSAST masked patch modelling); the recipe's patch shape,
+  strides and size must be those of the pretraining, its input length may
+  differ (``pretrained.ssl_checkpoint``). ``source_format`` is ignored.
 
 A YAML calls it with ``!apply:`` on the encoder it declares, e.g.::
 
@@ -31,12 +35,13 @@ import logging
 
 from speechbrain_ast.pretrained.ast_checkpoints import load_checkpoint
 from speechbrain_ast.pretrained.geometry import resize_to_n_frames
+from speechbrain_ast.pretrained.ssl_checkpoint import read_ssl_checkpoint, ssl_state_for
 from speechbrain_ast.pretrained.timm_imagenet import from_timm
 from speechbrain_ast.pretrained.weights import load_state_dict_strict
 
 logger = logging.getLogger(__name__)
 
-INIT_CHOICES = ("scratch", "imagenet", "audioset")
+INIT_CHOICES = ("scratch", "imagenet", "audioset", "ssl")
 
 
 def initialize_encoder(encoder, init="scratch", source=None, source_format="official"):
@@ -47,12 +52,13 @@ def initialize_encoder(encoder, init="scratch", source=None, source_format="offi
     encoder : AudioSpectrogramTransformer
         The encoder built from the recipe YAML.
     init : str
-        "scratch", "imagenet" or "audioset".
+        "scratch", "imagenet", "audioset" or "ssl".
     source : str
         timm model name or timm checkpoint file (imagenet); official ``.pth``
-        file, HuggingFace folder or HuggingFace Hub id (audioset).
+        file, HuggingFace folder or HuggingFace Hub id (audioset); the
+        ``encoder.ckpt`` of ``recipes/SSL`` (ssl).
     source_format : str
-        "official" or "hf", for ``init="audioset"``.
+        "official" or "hf", for ``init="audioset"`` (ignored otherwise).
 
     Returns
     -------
@@ -84,6 +90,8 @@ def initialize_encoder(encoder, init="scratch", source=None, source_format="offi
             n_mels=config["n_mels"],
         )
         state = adapted.state_dict()
+    elif init == "ssl":
+        state = ssl_state_for(read_ssl_checkpoint(source), config, source)
     else:
         # Load at the checkpoint's own geometry, then move it to the recipe's.
         pretrained, _, info = load_checkpoint(source_format, source)
