@@ -1,0 +1,86 @@
+"""The small-data comparison scripts: fixed speaker splits, the SSL pool, the table."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import small_data_compare  # noqa: E402
+import small_data_splits  # noqa: E402
+
+
+def _speech_rows(n_speakers=30, words=("yes", "no")):
+    return [
+        {
+            "path": f"/{word}/{speaker}_{take}.flac",
+            "label": word,
+            "group": f"s{speaker}",
+        }
+        for speaker in range(n_speakers)
+        for word in words
+        for take in range(1 + speaker % 3)
+    ]
+
+
+def test_speaker_split_keeps_speakers_apart_and_is_order_independent():
+    rows = small_data_splits.speaker_split(_speech_rows())
+    split_of = {}
+    for row in rows:
+        assert split_of.setdefault(row["group"], row["split"]) == row["split"]
+    counts = {
+        name: sum(row["split"] == name for row in rows)
+        for name in ("train", "valid", "test")
+    }
+    assert counts["train"] > counts["valid"] > 0 and counts["test"] > 0
+    shuffled = small_data_splits.speaker_split(list(reversed(_speech_rows())))
+    assert {(r["path"], r["split"]) for r in shuffled} == {
+        (r["path"], r["split"]) for r in rows
+    }
+
+
+def test_ssl_pool_leaves_out_every_test_clip(tmp_path):
+    speech = small_data_splits.speaker_split(_speech_rows())
+    esc = [
+        {
+            "path": f"/esc/{i}.flac",
+            "label": "dog",
+            "split": ["train", "test"][i % 2],
+            "group": str(i),
+        }
+        for i in range(6)
+    ]
+    small_data_splits.write_pool([speech, esc], str(tmp_path / "pool.csv"))
+    with open(tmp_path / "pool.csv", newline="") as handle:
+        pool = {row["path"] for row in csv.DictReader(handle)}
+    tested = {row["path"] for row in speech + esc if row["split"] == "test"}
+    assert pool and not pool & tested
+    assert pool | tested == {row["path"] for row in speech + esc}
+
+
+def _finished_run(folder, valid_curve, test_accuracy, wall_s):
+    folder.mkdir(parents=True)
+    with open(folder / "results.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["epoch", "valid_accuracy"])
+        writer.writerows(enumerate(valid_curve, 1))
+    (folder / "results.json").write_text(
+        json.dumps(
+            {"best_valid": {"accuracy": test_accuracy}, "wa": {"accuracy": 0.99}}
+        )
+    )
+    (folder / "run.json").write_text(json.dumps({"wall_s": wall_s}))
+
+
+def test_table_reports_best_epoch_test_scores_and_gain(tmp_path):
+    root = tmp_path / "spoken_digits_speakers"
+    _finished_run(root / "scratch" / "seed1", [0.2, 0.6, 0.5], 0.70, 120)
+    _finished_run(root / "scratch" / "seed2", [0.3, 0.4], 0.80, 180)
+    (root / "baseline.json").write_text(json.dumps({"test": 0.40, "valid": 0.5}))
+    table = small_data_compare.table(str(tmp_path), ["spoken_digits_speakers"])
+    row = table.splitlines()[2]
+    # Valid: best epoch per seed; test: the best epoch's (never the WA's 0.99).
+    assert "| 60.0 / 40.0 |" in row and "| 70.0 / 80.0 | 75.0 |" in row
+    assert "| 40.0 (50.0) | +35.0 |" in row and "2.0 / 3.0" in row
