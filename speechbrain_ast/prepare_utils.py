@@ -225,10 +225,13 @@ def unique_id(path, used):
 def file_signature(path):
     """Size and modification time of a file, for a listing's fingerprint.
 
+    A changed, replaced or removed file changes its signature, so a later
+    preparation notices it without reading the audio.
+
     Arguments
     ---------
     path : str
-        The file.
+        A listed clip (need not exist).
 
     Returns
     -------
