@@ -49,9 +49,9 @@ import torch
 import yaml
 
 from speechbrain_ast import clip_checks, prepare_utils
-from speechbrain_ast.audio import MIN_SAMPLES, load_audio
+from speechbrain_ast.audio import MIN_SAMPLES
 from speechbrain_ast.dataio import LABEL_SEPARATOR
-from speechbrain_ast.features import KaldiFbank, compute_norm_stats
+from speechbrain_ast.features import KaldiFbank, clip_norm_stats
 from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,6 @@ CONFIG_FILE = "data_config.yaml"
 SPLIT_NAMES = ("train", "valid", "test")
 SAMPLE_RATE = 16000
 MIN_FRAMES = 16  # one patch
-NORM_STATS_CLIPS = 500  # training clips read for the fbank statistics
 # Bump when the outputs change meaning, so old outputs are rebuilt.
 FORMAT_VERSION = 2  # 2: time_roll in data_config.yaml
 
@@ -605,15 +604,12 @@ def derive_config(splits, classes, max_frames, frames_quantile, seed):
         fbank.frame_counts(torch.tensor(round(quantile * SAMPLE_RATE)))
     )
     n_frames = min(max_frames, max(MIN_FRAMES, quantile_frames))
-    window_samples = (n_frames - 1) * fbank.window_shift + fbank.window_size
-    train = splits["train"]
-    sample = random.Random(seed).sample(train, min(NORM_STATS_CLIPS, len(train)))
-    # Statistics of what the model sees: each clip cut to the input length.
-    with torch.no_grad():
-        norm_mean, norm_std = compute_norm_stats(
-            (load_audio(row["path"], SAMPLE_RATE)[:window_samples] for row in sample),
-            fbank,
-        )
+    norm_mean, norm_std = clip_norm_stats(
+        [row["path"] for row in splits["train"]],
+        n_frames,
+        seed,
+        sample_rate=SAMPLE_RATE,
+    )
     return {
         "n_classes": len(classes),
         "multi_label": any(len(row["labels"]) > 1 for row in rows),

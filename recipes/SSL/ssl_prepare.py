@@ -39,8 +39,7 @@ import random
 import yaml
 
 from speechbrain_ast import clip_checks, prepare_utils
-from speechbrain_ast.audio import load_audio
-from speechbrain_ast.features import KaldiFbank, compute_norm_stats
+from speechbrain_ast.features import clip_norm_stats
 from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -48,7 +47,6 @@ logger = logging.getLogger(__name__)
 MANIFEST_FIELDS = ["ID", "duration", "wav"]
 CONFIG_FILE = "data_config.yaml"
 SAMPLE_RATE = 16000
-NORM_STATS_CLIPS = 500  # training clips read for the fbank statistics
 BLOCK_SECONDS = 60  # long files are checked a block at a time
 # Bump when the outputs change meaning, so old outputs are rebuilt.
 FORMAT_VERSION = 1
@@ -453,14 +451,11 @@ def derive_config(splits, n_frames, seed, n_skipped):
         ``norm_mean``, ``norm_std``, ``n_frames``, ``counts`` and
         ``duration_seconds``.
     """
-    fbank = KaldiFbank(sample_rate=SAMPLE_RATE)
-    window_samples = (n_frames - 1) * fbank.window_shift + fbank.window_size
-    train = splits["train"]
-    sample = random.Random(seed).sample(train, min(NORM_STATS_CLIPS, len(train)))
-    # Statistics of what the model sees: the first n_frames of each clip.
-    norm_mean, norm_std = compute_norm_stats(
-        (load_audio(row["path"], SAMPLE_RATE)[:window_samples] for row in sample),
-        fbank,
+    norm_mean, norm_std = clip_norm_stats(
+        [row["path"] for row in splits["train"]],
+        n_frames,
+        seed,
+        sample_rate=SAMPLE_RATE,
     )
     durations = sorted(row["duration"] for split in splits.values() for row in split)
     return {
