@@ -12,15 +12,21 @@ done here, using each clip's true length.
 
 ``FixedNormalization`` is AST's ``(x - mean) / (2 * std)`` with fixed
 dataset statistics, shaped for SpeechBrain's ``mean_var_norm(feats, lengths)``.
+``compute_norm_stats`` and ``clip_norm_stats`` (a seeded sample of clip
+files, as the data preparations use it) compute those statistics.
 
 Authors
  * speechbrain-ast contributors 2026
 """
 
+import random
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchaudio.compliance.kaldi import get_mel_banks
+
+from speechbrain_ast.audio import load_audio
 
 # Official normalisation statistics (mean, std) of the raw fbank.
 NORM_STATS = {
@@ -28,6 +34,7 @@ NORM_STATS = {
     "esc50": (-6.6268077, 5.358466),
     "speechcommands": (-6.845978, 5.5654526),
 }
+NORM_STATS_CLIPS = 500  # clips read by clip_norm_stats
 
 
 class KaldiFbank(nn.Module):
@@ -295,3 +302,49 @@ def compute_norm_stats(waveforms, fbank=None):
         raise ValueError("no audio given")
     mean = total / count
     return mean, max(total_sq / count - mean**2, 0.0) ** 0.5
+
+
+def clip_norm_stats(
+    paths, n_frames, seed, max_clips=NORM_STATS_CLIPS, sample_rate=16000
+):
+    """Mean and std of the raw fbank over a seeded sample of clips, each cut to ``n_frames``.
+
+    What a data preparation writes for ``FixedNormalization``: the
+    statistics of what the model sees (the first ``n_frames`` frames of each
+    clip), over at most ``max_clips`` clips so that large data sets cost no
+    more than that.
+
+    Arguments
+    ---------
+    paths : list of str
+        Audio files (the training clips), in a fixed order.
+    n_frames : int
+        The model's input length in frames.
+    seed : int
+        Seed of the sample.
+    max_clips : int
+        How many clips to read at the most.
+    sample_rate : int
+        Rate of the features; other rates are resampled.
+
+    Returns
+    -------
+    tuple of float
+        ``(mean, std)``, see :func:`compute_norm_stats`.
+
+    Example
+    -------
+    >>> import numpy, soundfile
+    >>> path = getfixture("tmpdir").join("a.wav").strpath
+    >>> soundfile.write(path, numpy.random.randn(16000) * 0.1, 16000)
+    >>> mean, std = clip_norm_stats([path], n_frames=64, seed=0)
+    >>> std > 0
+    True
+    """
+    fbank = KaldiFbank(sample_rate=sample_rate)
+    window_samples = (n_frames - 1) * fbank.window_shift + fbank.window_size
+    sample = random.Random(seed).sample(paths, min(max_clips, len(paths)))
+    with torch.no_grad():
+        return compute_norm_stats(
+            (load_audio(path, sample_rate)[:window_samples] for path in sample), fbank
+        )

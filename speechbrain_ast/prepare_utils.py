@@ -5,8 +5,9 @@ of outputs in a ``save_folder``: ``train.csv``, ``valid.csv`` and
 ``test.csv`` manifests, ``classes.txt``, ``skipped.txt`` (only when something
 was skipped) and ``prepare_options.json`` (the arguments, so that a later
 call with the same arguments returns at once). This module holds what they
-share: probing audio files, the up-to-date check, the atomic commit of all
-outputs and the result dict a prepare call returns.
+share: probing audio files, manifest IDs and listing fingerprints (also used
+by the CustomData and SSL scripts), the up-to-date check, the atomic commit
+of all outputs and the result dict a prepare call returns.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -143,6 +144,110 @@ def usable_audio(items, paths, skipped):
             continue
         frames, rate = info
         yield item, path, frames, rate
+
+
+def usable_clips(items, paths, checks, skipped):
+    """Yield the usable clips with a unique manifest ID; report the others.
+
+    Like :func:`usable_audio`, but the caller checks the files (for example
+    by decoding their samples) and gives one ``(duration, reason)`` per path.
+    A clip with a reason, or whose path contains ``$``, is appended to
+    ``skipped`` as ``(path, reason)``; the others get IDs from
+    :func:`unique_id`, in order.
+
+    Arguments
+    ---------
+    items : list
+        One object per path (a row, the path itself, ...), yielded with it.
+    paths : list of str
+        Audio files.
+    checks : iterable of tuple
+        ``(duration_seconds, None)`` or ``(None, reason)`` per path; may be
+        lazy, each is taken when its clip is reached.
+    skipped : list
+        ``(path, reason)`` pairs are appended for unusable clips.
+
+    Yields
+    ------
+    tuple
+        ``(item, item_id, duration)`` of each usable clip, in order.
+
+    Example
+    -------
+    >>> skipped = []
+    >>> paths = ["a/x.wav", "b/x.wav", "c/y.wav"]
+    >>> checks = [(1.0, None), (2.0, None), (None, "silent")]
+    >>> list(usable_clips(paths, paths, checks, skipped))
+    [('a/x.wav', 'x', 1.0), ('b/x.wav', 'x_2', 2.0)]
+    >>> skipped
+    [('c/y.wav', 'silent')]
+    """
+    ids = set()
+    for item, path, (duration, reason) in zip(items, paths, checks):
+        if reason is None and "$" in path:
+            reason = DOLLAR_REASON
+        if reason is not None:
+            skipped.append((path, reason))
+            continue
+        yield item, unique_id(path, ids), duration
+
+
+def unique_id(path, used):
+    """A manifest ID from the file name, made unique with a counter.
+
+    Arguments
+    ---------
+    path : str
+        Audio file.
+    used : set
+        IDs taken so far (updated).
+
+    Returns
+    -------
+    str
+        The ID.
+
+    Example
+    -------
+    >>> used = set()
+    >>> unique_id("a/x.wav", used), unique_id("b/x.wav", used)
+    ('x', 'x_2')
+    """
+    stem = os.path.splitext(os.path.basename(path))[0].replace(",", "_") or "clip"
+    candidate, count = stem, 1
+    while candidate in used:
+        count += 1
+        candidate = f"{stem}_{count}"
+    used.add(candidate)
+    return candidate
+
+
+def file_signature(path):
+    """Size and modification time of a file, for a listing's fingerprint.
+
+    A changed, replaced or removed file changes its signature, so a later
+    preparation notices it without reading the audio.
+
+    Arguments
+    ---------
+    path : str
+        A listed clip (need not exist).
+
+    Returns
+    -------
+    str
+        ``"size:mtime_ns"``, or ``"missing"`` when it cannot be read.
+
+    Example
+    -------
+    >>> file_signature("no/such/file.wav")
+    'missing'
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def extension_rank(path, extensions):

@@ -45,30 +45,21 @@ import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-import soundfile
 import torch
 import yaml
 
-from speechbrain_ast import prepare_utils
-from speechbrain_ast.audio import MIN_SAMPLES, load_audio
+from speechbrain_ast import clip_checks, prepare_utils
+from speechbrain_ast.audio import MIN_SAMPLES
 from speechbrain_ast.dataio import LABEL_SEPARATOR
-from speechbrain_ast.features import KaldiFbank, compute_norm_stats
+from speechbrain_ast.features import KaldiFbank, clip_norm_stats
 from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = tuple(
-    sorted(
-        {f".{name.lower()}" for name in soundfile.available_formats()}
-        | {".aif", ".oga", ".opus"}
-    )
-)
 CONFIG_FILE = "data_config.yaml"
 SPLIT_NAMES = ("train", "valid", "test")
 SAMPLE_RATE = 16000
 MIN_FRAMES = 16  # one patch
-NORM_STATS_CLIPS = 500  # training clips read for the fbank statistics
 # Bump when the outputs change meaning, so old outputs are rebuilt.
 FORMAT_VERSION = 2  # 2: time_roll in data_config.yaml
 
@@ -224,30 +215,11 @@ def rows_from_folder(folder):
             continue
         check_label(name, f"{path}: class folder name")
         found = 0
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for file in sorted(files):
-                if file.startswith("."):
-                    continue
-                file_path = os.path.join(root, file)
-                extension = os.path.splitext(file)[1].lower()
-                if extension not in AUDIO_EXTENSIONS:
-                    skipped.append(
-                        (
-                            file_path,
-                            f"not an audio file (extension {extension or 'none'})",
-                        )
-                    )
-                    continue
-                rows.append(
-                    {
-                        "path": file_path,
-                        "labels": [name],
-                        "split": None,
-                        "group": file_path,
-                    }
-                )
-                found += 1
+        for file_path in clip_checks.audio_files(path, skipped):
+            rows.append(
+                {"path": file_path, "labels": [name], "split": None, "group": file_path}
+            )
+            found += 1
         if not found:
             logger.warning("%s: no audio files, not used as a class", path)
     return rows, skipped
@@ -385,11 +357,7 @@ def listing_fingerprint(rows):
     """
     digest = hashlib.sha1()
     for row in rows:
-        try:
-            stat = os.stat(row["path"])
-            signature = f"{stat.st_size}:{stat.st_mtime_ns}"
-        except OSError:
-            signature = "missing"
+        signature = prepare_utils.file_signature(row["path"])
         digest.update(
             f"{row['path']}|{';'.join(row['labels'])}|{row['split']}|{row['group']}|{signature}\n".encode()
         )
@@ -422,18 +390,15 @@ def inspect_clip(path, silence_threshold):
     info, reason = prepare_utils.probe_audio(path)
     if reason is not None:
         return None, reason
-    try:
-        signal, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except Exception as error:  # libsndfile raises several types
-        return None, f"not readable as audio ({type(error).__name__}: {error})"
-    if not np.isfinite(signal).all():
-        return None, "contains NaN or Inf samples"
-    if len(signal) * SAMPLE_RATE < MIN_SAMPLES * rate:
-        return None, f"too short ({len(signal) / rate * 1000:.1f} ms; need 25 ms)"
-    peak = float(np.abs(signal).max())
-    if peak < silence_threshold:
-        return None, f"silent (peak amplitude {peak:.3g} below {silence_threshold:g})"
-    return len(signal) / rate, None
+    scan, reason = clip_checks.scan_samples(path)
+    if reason is not None:
+        return None, reason
+    # The decoded length, which may be shorter than the header says.
+    frames, rate, peak = scan
+    if frames * SAMPLE_RATE < MIN_SAMPLES * rate:
+        return None, f"too short ({frames / rate * 1000:.1f} ms; need 25 ms)"
+    reason = clip_checks.silence_reason(peak, silence_threshold)
+    return (frames / rate, None) if reason is None else (None, reason)
 
 
 def usable_rows(rows, skipped, silence_threshold):
@@ -457,46 +422,13 @@ def usable_rows(rows, skipped, silence_threshold):
         checks = list(
             pool.map(lambda row: inspect_clip(row["path"], silence_threshold), rows)
         )
-    usable, ids = [], set()
-    for row, (duration, reason) in zip(rows, checks):
-        if reason is None and "$" in row["path"]:
-            reason = prepare_utils.DOLLAR_REASON
-        if reason is not None:
-            skipped.append((row["path"], reason))
-            continue
-        item_id = unique_id(row["path"], ids)
-        usable.append(dict(row, id=item_id, duration=duration))
-    return usable
-
-
-def unique_id(path, used):
-    """A manifest ID from the file name, made unique with a counter.
-
-    Arguments
-    ---------
-    path : str
-        Audio file.
-    used : set
-        IDs taken so far (updated).
-
-    Returns
-    -------
-    str
-        The ID.
-
-    Example
-    -------
-    >>> used = set()
-    >>> unique_id("a/x.wav", used), unique_id("b/x.wav", used)
-    ('x', 'x_2')
-    """
-    stem = os.path.splitext(os.path.basename(path))[0].replace(",", "_") or "clip"
-    candidate, count = stem, 1
-    while candidate in used:
-        count += 1
-        candidate = f"{stem}_{count}"
-    used.add(candidate)
-    return candidate
+    paths = [row["path"] for row in rows]
+    return [
+        dict(row, id=item_id, duration=duration)
+        for row, item_id, duration in prepare_utils.usable_clips(
+            rows, paths, checks, skipped
+        )
+    ]
 
 
 def check_classes(rows, skipped, data_folder):
@@ -672,15 +604,12 @@ def derive_config(splits, classes, max_frames, frames_quantile, seed):
         fbank.frame_counts(torch.tensor(round(quantile * SAMPLE_RATE)))
     )
     n_frames = min(max_frames, max(MIN_FRAMES, quantile_frames))
-    window_samples = (n_frames - 1) * fbank.window_shift + fbank.window_size
-    train = splits["train"]
-    sample = random.Random(seed).sample(train, min(NORM_STATS_CLIPS, len(train)))
-    # Statistics of what the model sees: each clip cut to the input length.
-    with torch.no_grad():
-        norm_mean, norm_std = compute_norm_stats(
-            (load_audio(row["path"], SAMPLE_RATE)[:window_samples] for row in sample),
-            fbank,
-        )
+    norm_mean, norm_std = clip_norm_stats(
+        [row["path"] for row in splits["train"]],
+        n_frames,
+        seed,
+        sample_rate=SAMPLE_RATE,
+    )
     return {
         "n_classes": len(classes),
         "multi_label": any(len(row["labels"]) > 1 for row in rows),

@@ -29,7 +29,7 @@ import speechbrain as sb
 import torch
 import yaml
 from custom_data_prepare import prepare_custom_data, read_data_config
-from hyperpyyaml import load_hyperpyyaml, resolve_references
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
@@ -44,6 +44,7 @@ from speechbrain_ast.dataio import (
 from speechbrain_ast.history import StepTimer
 from speechbrain_ast.metrics import TaggingStats
 from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.recipe_settings import plain_settings, with_derived_values
 from speechbrain_ast.reports import (
     plot_run_history,
     write_evaluation_reports,
@@ -205,58 +206,6 @@ def dataio_prep(hparams):
     return datasets, label_names
 
 
-class _IgnoreTagsLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads HyperPyYAML tags (objects) as None."""
-
-
-_IgnoreTagsLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def plain_settings(hparams_file, overrides):
-    """The YAML's values with references resolved, before any object is built.
-
-    Arguments
-    ---------
-    hparams_file : str
-        The recipe YAML.
-    overrides : dict
-        Command-line overrides.
-
-    Returns
-    -------
-    dict
-        Top-level keys; tagged entries (``!new:`` ...) come back unbuilt.
-    """
-    with open(hparams_file, encoding="utf-8") as fin:
-        resolved = resolve_references(fin, overrides)
-    return yaml.load(resolved, Loader=_IgnoreTagsLoader)
-
-
-def with_derived_values(settings, overrides, data_config):
-    """Overrides plus the data-derived value of every key the YAML leaves ``auto``.
-
-    Arguments
-    ---------
-    settings : dict
-        From :func:`plain_settings`.
-    overrides : dict
-        Command-line overrides (they win).
-    data_config : dict
-        From ``data_config.yaml``.
-
-    Returns
-    -------
-    dict
-        Overrides for ``load_hyperpyyaml``.
-    """
-    merged = dict(overrides)
-    for key in DERIVED_KEYS:
-        if key in settings and settings[key] == "auto" and key not in overrides:
-            merged[key] = data_config[key]
-    merged.update(derived_schedule(settings, merged, data_config["clips"]["train"]))
-    return merged
-
-
 def derived_schedule(settings, overrides, n_train):
     """Epochs and learning-rate milestones for the YAML's ``auto`` schedule keys.
 
@@ -271,7 +220,8 @@ def derived_schedule(settings, overrides, n_train):
     Arguments
     ---------
     settings : dict
-        The YAML's top-level values (:func:`plain_settings`).
+        The YAML's top-level values
+        (:func:`speechbrain_ast.recipe_settings.plain_settings`).
     overrides : dict
         Command-line and data-derived values (they win over ``settings``).
     n_train : int
@@ -346,7 +296,10 @@ if __name__ == "__main__":
     data_config = read_data_config(
         os.path.join(settings["save_folder"], "data_config.yaml")
     )
-    overrides = with_derived_values(settings, overrides, data_config)
+    overrides = with_derived_values(settings, overrides, data_config, DERIVED_KEYS)
+    overrides.update(
+        derived_schedule(settings, overrides, data_config["clips"]["train"])
+    )
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(

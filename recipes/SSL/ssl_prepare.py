@@ -36,27 +36,17 @@ import logging
 import os
 import random
 
-import numpy as np
-import soundfile
 import yaml
 
-from speechbrain_ast import prepare_utils
-from speechbrain_ast.audio import load_audio
-from speechbrain_ast.features import KaldiFbank, compute_norm_stats
+from speechbrain_ast import clip_checks, prepare_utils
+from speechbrain_ast.features import clip_norm_stats
 from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = tuple(
-    sorted(
-        {f".{name.lower()}" for name in soundfile.available_formats()}
-        | {".aif", ".oga", ".opus"}
-    )
-)
 MANIFEST_FIELDS = ["ID", "duration", "wav"]
 CONFIG_FILE = "data_config.yaml"
 SAMPLE_RATE = 16000
-NORM_STATS_CLIPS = 500  # training clips read for the fbank statistics
 BLOCK_SECONDS = 60  # long files are checked a block at a time
 # Bump when the outputs change meaning, so old outputs are rebuilt.
 FORMAT_VERSION = 1
@@ -221,21 +211,9 @@ def paths_from_folder(folder):
     >>> [os.path.basename(p) for p in paths], [reason for _, reason in skipped]
     (['x.wav'], ['not an audio file (extension .txt)'])
     """
-    paths, skipped = [], []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = os.path.join(root, name)
-            extension = os.path.splitext(name)[1].lower()
-            if extension in AUDIO_EXTENSIONS:
-                paths.append(path)
-            else:
-                skipped.append(
-                    (path, f"not an audio file (extension {extension or 'none'})")
-                )
-    return sorted(paths), skipped
+    skipped = []
+    paths = sorted(clip_checks.audio_files(folder, skipped))
+    return paths, skipped
 
 
 def paths_from_list(list_path):
@@ -350,11 +328,7 @@ def listing_fingerprint(paths):
     """
     digest = hashlib.sha1()
     for path in paths:
-        try:
-            stat = os.stat(path)
-            signature = f"{stat.st_size}:{stat.st_mtime_ns}"
-        except OSError:
-            signature = "missing"
+        signature = prepare_utils.file_signature(path)
         digest.update(f"{path}|{signature}\n".encode())
     return digest.hexdigest()
 
@@ -380,7 +354,7 @@ def inspect_clip(path, min_duration, silence_threshold):
 
     Example
     -------
-    >>> import numpy
+    >>> import numpy, soundfile
     >>> path = getfixture("tmpdir").join("short.wav").strpath
     >>> soundfile.write(path, numpy.ones(800) * 0.1, 16000)
     >>> inspect_clip(path, 0.1, 1e-4)
@@ -393,19 +367,10 @@ def inspect_clip(path, min_duration, silence_threshold):
     duration = frames / rate
     if duration < min_duration:
         return None, f"too short ({duration:.3f} s; need {min_duration:g} s)"
-    peak = 0.0
-    try:
-        for block in soundfile.blocks(
-            path, blocksize=BLOCK_SECONDS * rate, dtype="float32", always_2d=True
-        ):
-            if not np.isfinite(block).all():
-                return None, "contains NaN or Inf samples"
-            peak = max(peak, float(np.abs(block).max(initial=0.0)))
-    except Exception as error:  # libsndfile raises several types
-        return None, f"not readable as audio ({type(error).__name__}: {error})"
-    if peak < silence_threshold:
-        return None, f"silent (peak amplitude {peak:.3g} below {silence_threshold:g})"
-    return duration, None
+    scan, reason = clip_checks.scan_samples(path, block_seconds=BLOCK_SECONDS)
+    if reason is None:
+        reason = clip_checks.silence_reason(scan[2], silence_threshold)
+    return (duration, None) if reason is None else (None, reason)
 
 
 def usable_rows(paths, skipped, min_duration, silence_threshold):
@@ -425,46 +390,13 @@ def usable_rows(paths, skipped, min_duration, silence_threshold):
     list of dict
         ``id``, ``duration`` and ``path`` of each usable file.
     """
-    rows, ids = [], set()
-    for path in paths:
-        duration, reason = inspect_clip(path, min_duration, silence_threshold)
-        if reason is None and "$" in path:
-            reason = prepare_utils.DOLLAR_REASON
-        if reason is not None:
-            skipped.append((path, reason))
-            continue
-        rows.append({"id": unique_id(path, ids), "duration": duration, "path": path})
-    return rows
-
-
-def unique_id(path, used):
-    """A manifest ID from the file name, made unique with a counter.
-
-    Arguments
-    ---------
-    path : str
-        Audio file.
-    used : set
-        IDs taken so far (updated).
-
-    Returns
-    -------
-    str
-        The ID.
-
-    Example
-    -------
-    >>> used = set()
-    >>> unique_id("a/x.wav", used), unique_id("b/x.wav", used)
-    ('x', 'x_2')
-    """
-    stem = os.path.splitext(os.path.basename(path))[0].replace(",", "_") or "clip"
-    candidate, count = stem, 1
-    while candidate in used:
-        count += 1
-        candidate = f"{stem}_{count}"
-    used.add(candidate)
-    return candidate
+    checks = (inspect_clip(path, min_duration, silence_threshold) for path in paths)
+    return [
+        {"id": item_id, "duration": duration, "path": path}
+        for path, item_id, duration in prepare_utils.usable_clips(
+            paths, paths, checks, skipped
+        )
+    ]
 
 
 def split_rows(rows, valid_ratio, seed):
@@ -519,14 +451,11 @@ def derive_config(splits, n_frames, seed, n_skipped):
         ``norm_mean``, ``norm_std``, ``n_frames``, ``counts`` and
         ``duration_seconds``.
     """
-    fbank = KaldiFbank(sample_rate=SAMPLE_RATE)
-    window_samples = (n_frames - 1) * fbank.window_shift + fbank.window_size
-    train = splits["train"]
-    sample = random.Random(seed).sample(train, min(NORM_STATS_CLIPS, len(train)))
-    # Statistics of what the model sees: the first n_frames of each clip.
-    norm_mean, norm_std = compute_norm_stats(
-        (load_audio(row["path"], SAMPLE_RATE)[:window_samples] for row in sample),
-        fbank,
+    norm_mean, norm_std = clip_norm_stats(
+        [row["path"] for row in splits["train"]],
+        n_frames,
+        seed,
+        sample_rate=SAMPLE_RATE,
     )
     durations = sorted(row["duration"] for split in splits.values() for row in split)
     return {

@@ -34,7 +34,7 @@ import soundfile
 import speechbrain as sb
 import torch
 import yaml
-from hyperpyyaml import load_hyperpyyaml, resolve_references
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 from ssl_prepare import prepare_ssl_data, read_yaml
@@ -42,6 +42,7 @@ from ssl_prepare import prepare_ssl_data, read_yaml
 from speechbrain_ast.audio import AudioError, checked_mono, unreadable
 from speechbrain_ast.history import StepTimer
 from speechbrain_ast.pretrained.ssl_checkpoint import write_ssl_checkpoint
+from speechbrain_ast.recipe_settings import plain_settings, with_derived_values
 from speechbrain_ast.reports import plot_run_history
 
 logger = get_logger(__name__)
@@ -241,63 +242,6 @@ def dataio_prep(hparams):
     return datasets
 
 
-class _IgnoreTagsLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads HyperPyYAML tags (objects) as None."""
-
-
-_IgnoreTagsLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def plain_settings(hparams_file, overrides):
-    """The YAML's values with references resolved, before any object is built.
-
-    Arguments
-    ---------
-    hparams_file : str
-        The recipe YAML.
-    overrides : dict
-        Command-line overrides.
-
-    Returns
-    -------
-    dict
-        Top-level keys; tagged entries (``!new:`` ...) come back unbuilt.
-    """
-    with open(hparams_file, encoding="utf-8") as fin:
-        resolved = resolve_references(fin, overrides)
-    return yaml.load(resolved, Loader=_IgnoreTagsLoader)
-
-
-def with_derived_values(settings, overrides, data_config):
-    """Overrides plus the data-derived value of every key the YAML leaves ``auto``.
-
-    Arguments
-    ---------
-    settings : dict
-        From :func:`plain_settings`.
-    overrides : dict
-        Command-line overrides (they win).
-    data_config : dict
-        From ``data_config.yaml``.
-
-    Returns
-    -------
-    dict
-        Overrides for ``load_hyperpyyaml``.
-
-    Example
-    -------
-    >>> with_derived_values({"norm_mean": "auto", "norm_std": 4.0}, {},
-    ...                     {"norm_mean": -5.0, "norm_std": 3.0})
-    {'norm_mean': -5.0}
-    """
-    merged = dict(overrides)
-    for key in DERIVED_KEYS:
-        if settings.get(key) == "auto" and key not in overrides:
-            merged[key] = data_config[key]
-    return merged
-
-
 def trained_on(hparams, data_config):
     """What the pretraining saw, stored in ``encoder.ckpt`` for the record.
 
@@ -367,7 +311,7 @@ if __name__ == "__main__":
     except (ValueError, AudioError) as error:
         sys.exit(f"data preparation failed: {error}")
     data_config = read_yaml(os.path.join(settings["save_folder"], "data_config.yaml"))
-    overrides = with_derived_values(settings, overrides, data_config)
+    overrides = with_derived_values(settings, overrides, data_config, DERIVED_KEYS)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     # Rewritten with the derived values, so the run can be reproduced.

@@ -1,0 +1,84 @@
+"""A recipe YAML's plain values, and the ``auto`` values the data decides.
+
+The CustomData and SSL recipes prepare their data before they build
+anything: they need the YAML's plain values (``data_folder``,
+``save_folder``, ...) first, then replace every key the YAML leaves
+``auto`` by the value the preparation derived from the data
+(``data_config.yaml``), and only then load the YAML with HyperPyYAML, so
+that the objects are built with the derived values.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import yaml
+from hyperpyyaml import resolve_references
+
+AUTO = "auto"
+
+
+class _IgnoreTagsLoader(yaml.SafeLoader):
+    """A safe YAML loader that reads HyperPyYAML tags (objects) as None."""
+
+
+_IgnoreTagsLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def plain_settings(hparams_file, overrides):
+    """The YAML's values with references resolved, before any object is built.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The recipe YAML.
+    overrides : dict
+        Command-line overrides.
+
+    Returns
+    -------
+    dict
+        Top-level keys; tagged entries (``!new:`` ...) come back unbuilt.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir").join("h.yaml")
+    >>> _ = path.write("seed: 1\\nfolder: !ref out/<seed>\\nmodel: !new:list\\n")
+    >>> plain_settings(path.strpath, {"seed": 2})
+    {'seed': 2, 'folder': 'out/2', 'model': None}
+    """
+    with open(hparams_file, encoding="utf-8") as fin:
+        resolved = resolve_references(fin, overrides)
+    return yaml.load(resolved, Loader=_IgnoreTagsLoader)
+
+
+def with_derived_values(settings, overrides, data_config, keys):
+    """Overrides plus the data-derived value of every key the YAML leaves ``auto``.
+
+    Arguments
+    ---------
+    settings : dict
+        From :func:`plain_settings`.
+    overrides : dict
+        Command-line overrides (they win).
+    data_config : dict
+        From ``data_config.yaml``.
+    keys : iterable of str
+        The keys that may say ``auto``.
+
+    Returns
+    -------
+    dict
+        Overrides for ``load_hyperpyyaml``.
+
+    Example
+    -------
+    >>> with_derived_values({"norm_mean": "auto", "norm_std": 4.0}, {},
+    ...                     {"norm_mean": -5.0, "norm_std": 3.0},
+    ...                     ("norm_mean", "norm_std"))
+    {'norm_mean': -5.0}
+    """
+    merged = dict(overrides)
+    for key in keys:
+        if settings.get(key) == AUTO and key not in overrides:
+            merged[key] = data_config[key]
+    return merged
