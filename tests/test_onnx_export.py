@@ -22,7 +22,7 @@ N_FRAMES = 128
 WINDOW = (N_FRAMES - 1) * 160 + 400  # 20720 samples, 1.295 s
 LABELS = ["dog", "rooster", "audioset", "no", "up", "yes"]
 # Real clips cut to: shorter than a window, one window, longer than a window.
-LENGTHS = [401, 4000, 11000, WINDOW, 30000]
+LENGTHS = [400, 401, 4000, 11000, WINDOW, 30000]
 
 
 def _clips(samples):
@@ -59,8 +59,22 @@ def torch_tagger(folder):
     return AudioTagger.from_hparams(source=folder)
 
 
+def _float64_fbank(fbank, wavs):
+    """KaldiFbank's steps in float64 (the reference both float32 paths round)."""
+    wavs = wavs.double() - wavs.double().mean(dim=1, keepdim=True)
+    frames = wavs.unfold(1, fbank.window_size, fbank.window_shift)[:, :N_FRAMES]
+    frames = frames - frames.mean(dim=2, keepdim=True)
+    previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=2)
+    emphasized = (frames - fbank.preemphasis * previous) * fbank.window.double()
+    spectrum = torch.fft.rfft(emphasized, n=fbank.n_fft)
+    energies = spectrum.abs().square() @ fbank.mel_banks.double()
+    feats = energies.clamp_min(torch.finfo(torch.float32).eps).log()
+    padding = feats.new_full((feats.shape[0], N_FRAMES, feats.shape[2]), 0.0)
+    return torch.cat([feats, padding], dim=1)[:, :N_FRAMES]
+
+
 def test_exportable_fbank_equals_kaldi_fbank(samples):
-    """The graph's features (gather framing, DFT as a product) = KaldiFbank."""
+    """The graph's features (row framing, folded DFT product) = KaldiFbank."""
     fbank = KaldiFbank(n_frames=N_FRAMES)
     exportable = ExportableKaldiFbank(fbank)
     wavs = _clips(samples)
@@ -76,8 +90,14 @@ def test_exportable_fbank_equals_kaldi_fbank(samples):
         difference = (ours - reference).abs()
         # Both are float32 DFTs of the same frames: they differ by rounding,
         # largest in the quietest bins (pre-emphasis removes the lowest band).
-        assert difference.mean() < 2e-6, (length, difference.mean())
+        assert difference.mean() < 3e-6, (length, difference.mean())
         assert difference.max() < 5e-3, (length, difference.max())
+        # The folded product rounds less than KaldiFbank's own float32 steps:
+        # measured against float64, on average and in the worst bin.
+        exact = _float64_fbank(fbank, batch)
+        ours_error, kaldi_error = (ours - exact).abs(), (reference - exact).abs()
+        assert ours_error.mean() <= kaldi_error.mean(), length
+        assert ours_error.max() <= kaldi_error.max(), length
         # Frames past the clip are the raw pad value, exactly.
         n_valid = (length - 400) // 160 + 1
         if n_valid < N_FRAMES:
@@ -151,6 +171,7 @@ def test_int8_graph_quantises_encoder_not_features(exported, torch_tagger, sampl
     graph = onnx.load(exported["int8"]).graph
     ops = [node.op_type for node in graph.node]
     assert "MatMulInteger" in ops
+    assert "GatherND" not in ops  # frames are reshaped rows, not gathered
     # The DFT basis and the mel banks stay float32 products.
     float_weights = {
         name for node in graph.node if node.op_type == "MatMul" for name in node.input
