@@ -57,11 +57,21 @@ from speechbrain_ast.model import (  # noqa: E402
 from speechbrain_ast.model_folder import write_model_folder  # noqa: E402
 from speechbrain_ast.onnx_backend import OnnxScorer  # noqa: E402
 from speechbrain_ast.onnx_export import export_tagger, quantize_graph  # noqa: E402
+from speechbrain_ast.recipe_settings import plain_settings  # noqa: E402
 
 MARK_BEGIN = "<!-- BEGIN onnx_benchmark.py output: {key} -->"
 MARK_END = "<!-- END onnx_benchmark.py output: {key} -->"
-# (embed_dim, depth, num_heads) of the sizes timed; "demo" is scripts/demo.py's.
-SIZES = {"base": AST_SIZES["base"], "demo": (96, 4, 4)}
+# The model settings `make demo` trains (scripts/demo.py runs this YAML).
+DEMO_YAML = REPO / "recipes" / "ESC50" / "hparams" / "ast_small_scratch.yaml"
+MODEL_KEYS = (
+    "embed_dim",
+    "depth",
+    "num_heads",
+    "patch_size",
+    "fstride",
+    "tstride",
+    "pooling",
+)
 FRAMES = {1: 128, 5: 512, 10: 1024}
 
 warnings.filterwarnings("ignore", category=FutureWarning)
@@ -107,14 +117,26 @@ def time_peers(peers, repeats, warmup, threads):
     }
 
 
+def model_sizes():
+    """Encoder settings of the sizes timed: AST-base (16 x 16 patches, stride
+    10) and the model ``make demo`` trains, read from its recipe YAML."""
+    embed_dim, depth, heads = AST_SIZES["base"]
+    demo = plain_settings(str(DEMO_YAML), {"data_folder": "unused"})
+    return {
+        "base": {"embed_dim": embed_dim, "depth": depth, "num_heads": heads},
+        "demo": {key: demo[key] for key in MODEL_KEYS},
+    }
+
+
+SIZES = model_sizes()
+
+
 def random_folder(root, size, n_frames, n_classes=50):
     """A random model folder of ``size`` at ``n_frames`` frames."""
-    embed_dim, depth, heads = SIZES[size]
+    settings = SIZES[size]
     torch.manual_seed(0)
-    encoder = AudioSpectrogramTransformer(
-        n_frames=n_frames, embed_dim=embed_dim, depth=depth, num_heads=heads
-    )
-    head = ClassificationHead(embed_dim, n_classes)
+    encoder = AudioSpectrogramTransformer(n_frames=n_frames, **settings)
+    head = ClassificationHead(settings["embed_dim"], n_classes)
     labels = [f"class{i}" for i in range(n_classes)]
     folder = os.path.join(root, f"{size}_{n_frames}")
     return write_model_folder(folder, encoder, head, labels, -6.6, 5.4, False)

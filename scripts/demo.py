@@ -31,6 +31,8 @@ import subprocess
 import sys
 import time
 
+from speechbrain_ast.schedules import halving_milestones
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DATA = REPO / "demo" / "esc10"
 
@@ -42,11 +44,7 @@ DEMO_OVERRIDES = [
 
 
 def schedule_overrides(epochs):
-    """The YAML's schedule rule for another epoch count.
-
-    The learning rate is halved every sixth of the run from halfway (as
-    ``ast_small_scratch.yaml``); weight averaging, when switched on, starts
-    there too.
+    """The YAML's schedule rule (``halving_milestones``) for another epoch count.
 
     Arguments
     ---------
@@ -63,11 +61,10 @@ def schedule_overrides(epochs):
     >>> schedule_overrides(60)
     ['--number_of_epochs', '60', '--lr_decay_start', '30', '--lr_decay_step', '10', '--wa_start', '31']
     """
-    start = max(1, epochs // 2)
-    return [
-        "--number_of_epochs", str(epochs), "--lr_decay_start", str(start),
-        "--lr_decay_step", str(max(1, epochs // 6)), "--wa_start", str(min(epochs, start + 1)),
-    ]  # fmt: skip
+    overrides = ["--number_of_epochs", str(epochs)]
+    for key, value in halving_milestones(epochs).items():
+        overrides += [f"--{key}", str(value)]
+    return overrides
 
 
 def main():

@@ -887,7 +887,7 @@ def export_onnx(
         ``"onnxruntime"`` (fused attention nodes, default) or ``"standard"``
         (plain ONNX ops for other runtimes), see ``WaveformTagger``.
     opset : int
-        ONNX opset (default: ``onnx_export.OPSET``, 18).
+        ONNX opset (default: ``onnx_export.OPSET``, 20).
 
     Returns
     -------

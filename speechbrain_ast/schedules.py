@@ -16,7 +16,7 @@ Authors
 
 import bisect
 
-__all__ = ["OfficialLRSchedule"]
+__all__ = ["OfficialLRSchedule", "halving_milestones"]
 
 
 class OfficialLRSchedule:
@@ -190,3 +190,36 @@ class OfficialLRSchedule:
             f"decay={self.decay}, warmup_steps={self.warmup_steps}, "
             f"warmup_every={self.warmup_every}, milestones_end={self.milestones_end})"
         )
+
+
+def halving_milestones(epochs):
+    """The small-model schedule's milestones for a run of ``epochs`` epochs.
+
+    The learning rate is halved every sixth of the run from halfway, and
+    weight averaging (when switched on) averages the epochs after the first
+    halving. ``ast_small_scratch.yaml`` derives its ``auto`` keys from this,
+    and ``make demo`` its shorter run.
+
+    Arguments
+    ---------
+    epochs : int
+        Number of epochs of the run.
+
+    Returns
+    -------
+    dict
+        ``lr_decay_start``, ``lr_decay_step`` and ``wa_start`` (epochs).
+
+    Example
+    -------
+    >>> halving_milestones(60)
+    {'lr_decay_start': 30, 'lr_decay_step': 10, 'wa_start': 31}
+    >>> halving_milestones(1)
+    {'lr_decay_start': 1, 'lr_decay_step': 1, 'wa_start': 1}
+    """
+    start = max(1, epochs // 2)
+    return {
+        "lr_decay_start": start,
+        "lr_decay_step": max(1, epochs // 6),
+        "wa_start": min(epochs, start + 1),
+    }

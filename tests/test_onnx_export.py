@@ -16,7 +16,7 @@ from speechbrain_ast.inference import AudioTagger, export_onnx
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
 from speechbrain_ast.model_folder import write_model_folder
 from speechbrain_ast.onnx_backend import OnnxScorer
-from speechbrain_ast.onnx_export import ExportableKaldiFbank
+from speechbrain_ast.onnx_export import OPSET, ExportableKaldiFbank
 
 N_FRAMES = 128
 WINDOW = (N_FRAMES - 1) * 160 + 400  # 20720 samples, 1.295 s
@@ -108,7 +108,12 @@ def test_fp32_graph_matches_pytorch(folder, exported, torch_tagger, samples):
     """Logits of onnxruntime and PyTorch agree to 1e-4 on real clips."""
     scorer = OnnxScorer(exported["fp32"], threads=1)
     graph = onnx.load(exported["fp32"])
-    assert [opset.version for opset in graph.opset_import if opset.domain == ""] == [18]
+    assert [opset.version for opset in graph.opset_import if opset.domain == ""] == [
+        OPSET
+    ]
+    # Opset 20: each GELU is one exact Gelu node, not five element-wise ops.
+    op_types = [node.op_type for node in graph.graph.node]
+    assert "Erf" not in op_types and op_types.count("Gelu") >= 1
     wavs = _clips(samples)
     for length in LENGTHS:
         batch = torch.stack([w[:length] for w in wavs if w.numel() >= length])

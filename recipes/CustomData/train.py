@@ -50,6 +50,7 @@ from speechbrain_ast.reports import (
     write_evaluation_reports,
     write_results_json,
 )
+from speechbrain_ast.schedules import halving_milestones
 
 logger = get_logger(__name__)
 
@@ -253,13 +254,14 @@ def derived_schedule(settings, overrides, n_train):
         epochs = math.ceil(value("train_steps") / steps_per_epoch)
         epochs = min(value("max_epochs"), max(value("min_epochs"), epochs))
         derived["number_of_epochs"] = epochs
-    if value("lr_decay_start") == "auto":
-        derived["lr_decay_start"] = max(1, epochs // 2)
-    if value("lr_decay_step") == "auto":
-        derived["lr_decay_step"] = max(1, epochs // 6)
+    milestones = halving_milestones(int(epochs))
+    for key in ("lr_decay_start", "lr_decay_step"):
+        if value(key) == "auto":
+            derived[key] = milestones[key]
     if value("wa_start") == "auto":
+        # After the first halving, wherever that was set.
         start = derived.get("lr_decay_start", value("lr_decay_start"))
-        derived["wa_start"] = min(epochs, int(start) + 1)
+        derived["wa_start"] = min(int(epochs), int(start) + 1)
     return derived
 
 
