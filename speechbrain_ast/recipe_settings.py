@@ -82,3 +82,27 @@ def with_derived_values(settings, overrides, data_config, keys):
         if settings.get(key) == AUTO and key not in overrides:
             merged[key] = data_config[key]
     return merged
+
+
+def read_data_config(path):
+    """Read a ``data_config.yaml`` (plain values a recipe's preparation wrote).
+
+    Arguments
+    ---------
+    path : str
+        The file.
+
+    Returns
+    -------
+    dict
+        Its values (empty for an empty file).
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir").join("c.yaml")
+    >>> _ = path.write("norm_mean: -4.2\\n")
+    >>> read_data_config(path.strpath)
+    {'norm_mean': -4.2}
+    """
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}

@@ -53,6 +53,7 @@ from speechbrain_ast.audio import MIN_SAMPLES
 from speechbrain_ast.dataio import LABEL_SEPARATOR
 from speechbrain_ast.features import KaldiFbank, clip_norm_stats
 from speechbrain_ast.files import atomic_write
+from speechbrain_ast.recipe_settings import read_data_config
 
 logger = logging.getLogger(__name__)
 
@@ -625,20 +626,3 @@ def derive_config(splits, classes, max_frames, frames_quantile, seed):
             "max": round(durations[-1], 3),
         },
     }
-
-
-def read_data_config(path):
-    """Read ``data_config.yaml``.
-
-    Arguments
-    ---------
-    path : str
-        The file written by :func:`prepare_custom_data`.
-
-    Returns
-    -------
-    dict
-        Its content.
-    """
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)

@@ -28,7 +28,7 @@ import sys
 import speechbrain as sb
 import torch
 import yaml
-from custom_data_prepare import prepare_custom_data, read_data_config
+from custom_data_prepare import prepare_custom_data
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
@@ -44,7 +44,11 @@ from speechbrain_ast.dataio import (
 from speechbrain_ast.history import StepTimer
 from speechbrain_ast.metrics import TaggingStats
 from speechbrain_ast.model_folder import write_model_folder
-from speechbrain_ast.recipe_settings import plain_settings, with_derived_values
+from speechbrain_ast.recipe_settings import (
+    plain_settings,
+    read_data_config,
+    with_derived_values,
+)
 from speechbrain_ast.reports import (
     plot_run_history,
     write_evaluation_reports,

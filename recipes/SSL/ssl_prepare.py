@@ -41,6 +41,7 @@ import yaml
 from speechbrain_ast import clip_checks, prepare_utils
 from speechbrain_ast.features import clip_norm_stats
 from speechbrain_ast.files import atomic_write
+from speechbrain_ast.recipe_settings import read_data_config
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def prepare_ssl_data(
     }
     if prepare_utils.is_prepared(outputs, options):
         logger.info("%s: manifests up to date in %s", data_folder, save_folder)
-        config = read_yaml(outputs["config"])
+        config = read_data_config(outputs["config"])
         return {"status": "up_to_date", **outputs, "counts": config["counts"]}
 
     rows = usable_rows(paths, skipped, min_duration, silence_threshold)
@@ -518,27 +519,3 @@ def commit_outputs(outputs, splits, skipped, options, config):
         os.remove(outputs["skipped"])
     with atomic_write(outputs["options"]) as handle:
         json.dump(options, handle, indent=2, sort_keys=True)
-
-
-def read_yaml(path):
-    """Read a YAML file of plain values (``data_config.yaml``).
-
-    Arguments
-    ---------
-    path : str
-        The file.
-
-    Returns
-    -------
-    dict
-        Its values.
-
-    Example
-    -------
-    >>> path = getfixture("tmpdir").join("c.yaml")
-    >>> _ = path.write("norm_mean: -4.2\\n")
-    >>> read_yaml(path.strpath)
-    {'norm_mean': -4.2}
-    """
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}

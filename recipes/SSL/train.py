@@ -37,12 +37,16 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
-from ssl_prepare import prepare_ssl_data, read_yaml
+from ssl_prepare import prepare_ssl_data
 
 from speechbrain_ast.audio import AudioError, checked_mono, unreadable
 from speechbrain_ast.history import StepTimer
 from speechbrain_ast.pretrained.ssl_checkpoint import write_ssl_checkpoint
-from speechbrain_ast.recipe_settings import plain_settings, with_derived_values
+from speechbrain_ast.recipe_settings import (
+    plain_settings,
+    read_data_config,
+    with_derived_values,
+)
 from speechbrain_ast.reports import plot_run_history
 
 logger = get_logger(__name__)
@@ -310,7 +314,9 @@ if __name__ == "__main__":
         )
     except (ValueError, AudioError) as error:
         sys.exit(f"data preparation failed: {error}")
-    data_config = read_yaml(os.path.join(settings["save_folder"], "data_config.yaml"))
+    data_config = read_data_config(
+        os.path.join(settings["save_folder"], "data_config.yaml")
+    )
     overrides = with_derived_values(settings, overrides, data_config, DERIVED_KEYS)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
