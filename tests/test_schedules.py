@@ -1,9 +1,15 @@
-"""Tests for speechbrain_ast.schedules.OfficialLRSchedule against the official logs."""
+"""Tests for speechbrain_ast.schedules: the official LR schedule against the
+official logs, and the small-model halving rule in the recipe YAMLs."""
+
+import pathlib
 
 import pytest
 import torch
 
-from speechbrain_ast.schedules import OfficialLRSchedule
+from speechbrain_ast.recipe_settings import plain_settings
+from speechbrain_ast.schedules import OfficialLRSchedule, halving_milestones
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
 
 # lr column of the released Speech Commands result.csv (epochs 1..30), as
 # quoted in the reference facts (3 significant digits).
@@ -94,3 +100,14 @@ def test_bad_arguments():
         OfficialLRSchedule(1e-4, 5, 1, 0.85).lr_at(0)
     with pytest.raises(ValueError):
         OfficialLRSchedule(1e-4, 5, 1, 0.85, warmup_steps=10, warmup_every=0)
+
+
+@pytest.mark.parametrize("recipe", ["ESC50", "SpeechCommands"])
+def test_fixed_small_scratch_schedules_follow_the_rule(recipe):
+    """Recipes with a fixed epoch count write out the same rule as CustomData's auto."""
+    settings = plain_settings(
+        str(REPO / "recipes" / recipe / "hparams" / "ast_small_scratch.yaml"),
+        {"data_folder": "unused"},
+    )
+    milestones = halving_milestones(settings["number_of_epochs"])
+    assert {key: settings[key] for key in milestones} == milestones
