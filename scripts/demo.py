@@ -31,14 +31,18 @@ import subprocess
 import sys
 import time
 
+from speechbrain_ast.augment import time_augment_widths
 from speechbrain_ast.schedules import halving_milestones
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DATA = REPO / "demo" / "esc10"
 
 # The recipe's small from-scratch YAML, at the demo clips' length (1 s).
+N_FRAMES = 100
 DEMO_OVERRIDES = [
-    "--n_classes", "10", "--n_frames", "100", "--timem", "20", "--time_roll", "10",
+    "--n_classes", "10", "--n_frames", str(N_FRAMES),
+    *(token for key, value in time_augment_widths(N_FRAMES).items()
+      for token in (f"--{key}", str(value))),
     "--monitor_test", "False", "--num_workers", "0", "--device", "cpu",
 ]  # fmt: skip
 

@@ -282,6 +282,34 @@ class SpecAugment(nn.Module):
         return f"freq_mask={self.freq_mask}, time_mask={self.time_mask}"
 
 
+def time_augment_widths(n_frames):
+    """SpecAugment time-mask width and time-shift range for ``n_frames`` input frames.
+
+    The small from-scratch models mask up to a fifth of the input in time
+    and shift it by up to a tenth (``timem`` and ``time_roll`` of
+    ``ast_small_scratch.yaml``), whatever the clip length.
+
+    Arguments
+    ---------
+    n_frames : int
+        The model's input length in frames.
+
+    Returns
+    -------
+    dict
+        ``timem`` and ``time_roll`` in frames (at least 1).
+
+    Example
+    -------
+    >>> time_augment_widths(100)
+    {'timem': 20, 'time_roll': 10}
+    """
+    return {
+        "timem": max(1, round(0.2 * n_frames)),
+        "time_roll": max(1, round(0.1 * n_frames)),
+    }
+
+
 def noise_and_roll(fbank, max_shift=10, noise_scale=0.1, generator=None):
     """Speech Commands augmentation of the official loader, batched.
 

@@ -192,7 +192,7 @@ class OfficialLRSchedule:
         )
 
 
-def halving_milestones(epochs):
+def halving_milestones(epochs, decay_start=None):
     """The small-model schedule's milestones for a run of ``epochs`` epochs.
 
     The learning rate is halved every sixth of the run from halfway, and
@@ -204,6 +204,8 @@ def halving_milestones(epochs):
     ---------
     epochs : int
         Number of epochs of the run.
+    decay_start : int, optional
+        The first halving when it is set elsewhere (None: halfway).
 
     Returns
     -------
@@ -216,8 +218,10 @@ def halving_milestones(epochs):
     {'lr_decay_start': 30, 'lr_decay_step': 10, 'wa_start': 31}
     >>> halving_milestones(1)
     {'lr_decay_start': 1, 'lr_decay_step': 1, 'wa_start': 1}
+    >>> halving_milestones(60, decay_start=40)["wa_start"]
+    41
     """
-    start = max(1, epochs // 2)
+    start = max(1, epochs // 2) if decay_start is None else int(decay_start)
     return {
         "lr_decay_start": start,
         "lr_decay_step": max(1, epochs // 6),

@@ -50,6 +50,7 @@ import yaml
 
 from speechbrain_ast import clip_checks, prepare_utils
 from speechbrain_ast.audio import MIN_SAMPLES
+from speechbrain_ast.augment import time_augment_widths
 from speechbrain_ast.dataio import LABEL_SEPARATOR
 from speechbrain_ast.features import KaldiFbank, clip_norm_stats
 from speechbrain_ast.files import atomic_write
@@ -615,8 +616,7 @@ def derive_config(splits, classes, max_frames, frames_quantile, seed):
         "n_classes": len(classes),
         "multi_label": any(len(row["labels"]) > 1 for row in rows),
         "n_frames": n_frames,
-        "timem": max(1, round(0.2 * n_frames)),
-        "time_roll": max(1, round(0.1 * n_frames)),
+        **time_augment_widths(n_frames),
         "norm_mean": round(float(norm_mean), 6),
         "norm_std": round(float(norm_std), 6),
         "clips": {name: len(splits[name]) for name in SPLIT_NAMES},

@@ -258,14 +258,12 @@ def derived_schedule(settings, overrides, n_train):
         epochs = math.ceil(value("train_steps") / steps_per_epoch)
         epochs = min(value("max_epochs"), max(value("min_epochs"), epochs))
         derived["number_of_epochs"] = epochs
-    milestones = halving_milestones(int(epochs))
-    for key in ("lr_decay_start", "lr_decay_step"):
+    start = value("lr_decay_start")
+    # Weight averaging follows the first halving, wherever that was set.
+    milestones = halving_milestones(int(epochs), None if start == "auto" else start)
+    for key, milestone in milestones.items():
         if value(key) == "auto":
-            derived[key] = milestones[key]
-    if value("wa_start") == "auto":
-        # After the first halving, wherever that was set.
-        start = derived.get("lr_decay_start", value("lr_decay_start"))
-        derived["wa_start"] = min(int(epochs), int(start) + 1)
+            derived[key] = milestone
     return derived
 
 
