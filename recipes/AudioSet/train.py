@@ -51,6 +51,7 @@ from speechbrain_ast.reports import (
     write_results_json,
 )
 from speechbrain_ast.shards import ShardDataset, ShardLoader, write_shards
+from speechbrain_ast.training.distributed import init_distributed
 
 
 class AudioSetBrain(sb.Brain):
@@ -259,7 +260,7 @@ def shard_stream(hparams, label_names):
 
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    sb.utils.distributed.ddp_init_group(run_opts)
+    init_distributed(run_opts)  # SpeechBrain's group, destroyed at exit
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(

@@ -55,6 +55,7 @@ from speechbrain_ast.reports import (
     write_results_json,
 )
 from speechbrain_ast.schedules import halving_milestones
+from speechbrain_ast.training.distributed import init_distributed
 
 logger = get_logger(__name__)
 
@@ -270,7 +271,7 @@ def derived_schedule(settings, overrides, n_train):
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     overrides = yaml.safe_load(overrides) or {}
-    sb.utils.distributed.ddp_init_group(run_opts)
+    init_distributed(run_opts)  # SpeechBrain's group, destroyed at exit
 
     # The data decides what the YAML leaves to it (``auto``).
     settings = plain_settings(hparams_file, overrides)

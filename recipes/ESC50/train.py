@@ -43,6 +43,7 @@ from speechbrain_ast.reports import (
     write_evaluation_reports,
     write_results_json,
 )
+from speechbrain_ast.training.distributed import init_distributed
 
 
 class ESC50Brain(sb.Brain):
@@ -209,7 +210,7 @@ def dataio_prep(hparams):
 
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    sb.utils.distributed.ddp_init_group(run_opts)
+    init_distributed(run_opts)  # SpeechBrain's group, destroyed at exit
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(

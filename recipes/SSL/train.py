@@ -48,6 +48,7 @@ from speechbrain_ast.recipe_settings import (
     with_derived_values,
 )
 from speechbrain_ast.reports import plot_run_history
+from speechbrain_ast.training.distributed import init_distributed
 
 logger = get_logger(__name__)
 
@@ -287,7 +288,7 @@ def trained_on(hparams, data_config):
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     overrides = yaml.safe_load(overrides) or {}
-    sb.utils.distributed.ddp_init_group(run_opts)
+    init_distributed(run_opts)  # SpeechBrain's group, destroyed at exit
 
     settings = plain_settings(hparams_file, overrides)
     if not settings.get("data_folder"):
