@@ -30,8 +30,12 @@ import time
 import numpy as np
 import torch
 
-from speechbrain_ast.dataio import LABEL_SEPARATOR, load_training_clip, read_classes
 from speechbrain_ast.features import KaldiFbank
+from speechbrain_ast.training.dataio import (
+    LABEL_SEPARATOR,
+    load_training_clip,
+    read_classes,
+)
 
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 

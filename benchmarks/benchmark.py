@@ -12,7 +12,7 @@ tokens), every peer in the same run with the same config and weights:
   the peak resident set, ``VmHWM`` reset through ``/proc/self/clear_refs``,
   in a separate untimed pass);
 * model FLOP utilisation (MFU) from the analytic FLOP count
-  (``speechbrain_ast.flops``; AST-base: 261/116/26 GFLOP per 10/5/1 s clip,
+  (``benchmarks.flops``; AST-base: 261/116/26 GFLOP per 10/5/1 s clip,
   training 3x) against the measured GEMM peak of this device (and the
   datasheet bf16 peak of known GPUs);
 * features: batched ``KaldiFbank`` against the per-clip torchaudio Kaldi loop

@@ -14,6 +14,7 @@ import gc
 import torch
 import torch.nn.functional as F
 
+from benchmarks.flops import ast_forward_flops, training_flops
 from benchmarks.measure import PeakMemory, interleaved, malloc_trim, sync
 from benchmarks.peers import (
     N_CLASSES,
@@ -23,7 +24,6 @@ from benchmarks.peers import (
     make_adam,
 )
 from benchmarks.report import fmt_bytes
-from speechbrain_ast.flops import ast_forward_flops, training_flops
 from speechbrain_ast.model import patch_grid
 
 GPU_MEMORY_SIZES_GB = (16, 24, 40, 48, 80, 94, 141)

@@ -5,7 +5,7 @@ Builds recordings by concatenating held-out ESC-50 clips (fold 5, which the
 recipe and the demo never train on) of different classes, separated by gaps
 of digital silence or quiet white noise, and scores the events that
 ``AudioTagger.detect_events`` finds with the DCASE metrics of
-``speechbrain_ast.event_metrics``:
+``speechbrain_ast.tagging.event_metrics``:
 
 * event-based F1, 1 s collar: onset within 1 s and offset within
   max(1 s, 50 % of the event's length) of the reference (``onset+offset``),
@@ -48,12 +48,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from speechbrain_ast.audio import load_audio  # noqa: E402
-from speechbrain_ast.event_metrics import (  # noqa: E402
+from speechbrain_ast.tagging.event_metrics import (  # noqa: E402
     event_based_scores,
     segment_based_scores,
 )
-from speechbrain_ast.events import Event, events_from_tagging  # noqa: E402
-from speechbrain_ast.inference import AudioTagger  # noqa: E402
+from speechbrain_ast.tagging.events import Event, events_from_tagging  # noqa: E402
+from speechbrain_ast.tagging.tagger import AudioTagger  # noqa: E402
 
 RATE = 16000
 
@@ -284,7 +284,7 @@ def main():
         f"load {load:.2f}"
     )
     if args.lists:
-        from speechbrain_ast.events import EventDetection, write_event_list
+        from speechbrain_ast.tagging.events import EventDetection, write_event_list
 
         def as_detections(events_by_file):
             return [

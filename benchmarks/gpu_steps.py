@@ -27,10 +27,10 @@ import torch.nn.functional as F
 
 from benchmarks import patchout
 from benchmarks.features import official_fbank
+from benchmarks.flops import ast_forward_flops, training_flops
 from benchmarks.measure import amp, interleaved, sync
 from benchmarks.peers import N_CLASSES, SAMPLE_RATE, SIZES, build_models, make_adam
 from speechbrain_ast.features import NORM_STATS, FixedNormalization, KaldiFbank
-from speechbrain_ast.flops import ast_forward_flops, training_flops
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
 
 REPO = Path(__file__).resolve().parent.parent

@@ -71,7 +71,7 @@ def random_model_folder(dims, n_frames, root, name):
 
 def run(bench):
     from speechbrain_ast.audio import load_audio
-    from speechbrain_ast.inference import AudioTagger, window_starts
+    from speechbrain_ast.tagging.tagger import AudioTagger, window_starts
 
     args = bench.args
     if bench.cuda:

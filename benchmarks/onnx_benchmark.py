@@ -48,16 +48,16 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from speechbrain_ast.audio import load_audio  # noqa: E402
-from speechbrain_ast.inference import AudioTagger  # noqa: E402
 from speechbrain_ast.model import (  # noqa: E402
     AST_SIZES,
     AudioSpectrogramTransformer,
     ClassificationHead,
 )
 from speechbrain_ast.model_folder import write_model_folder  # noqa: E402
-from speechbrain_ast.onnx_backend import OnnxScorer  # noqa: E402
-from speechbrain_ast.onnx_export import export_tagger, quantize_graph  # noqa: E402
-from speechbrain_ast.recipe_settings import plain_settings  # noqa: E402
+from speechbrain_ast.tagging.onnx_export import export_tagger, quantize_graph  # noqa: E402
+from speechbrain_ast.tagging.onnx_runtime import OnnxScorer  # noqa: E402
+from speechbrain_ast.tagging.tagger import AudioTagger  # noqa: E402
+from speechbrain_ast.training.settings import plain_settings  # noqa: E402
 
 MARK_BEGIN = "<!-- BEGIN onnx_benchmark.py output: {key} -->"
 MARK_END = "<!-- END onnx_benchmark.py output: {key} -->"

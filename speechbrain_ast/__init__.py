@@ -21,7 +21,7 @@ __all__ = [
 def __getattr__(name):
     # AudioTagger imports speechbrain.inference; load it only when asked for.
     if name == "AudioTagger":
-        from speechbrain_ast.inference import AudioTagger
+        from speechbrain_ast.tagging.tagger import AudioTagger
 
         return AudioTagger
     raise AttributeError(f"module 'speechbrain_ast' has no attribute {name!r}")

@@ -26,11 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-# (embed_dim, depth, num_heads) of the DeiT sizes the paper's backbones use.
+# (embed_dim, depth, num_heads) of the standard ViT/DeiT sizes: the paper's
+# backbones are tiny, small and base; large and huge are ViT's bigger ones.
+# The one size table: checkpoint readers take the head count of a width here.
 AST_SIZES = {
     "tiny": (192, 12, 3),
     "small": (384, 12, 6),
     "base": (768, 12, 12),
+    "large": (1024, 24, 16),
+    "huge": (1280, 32, 16),
 }
 
 

@@ -1,10 +1,10 @@
-"""Tests for speechbrain_ast.averaging (weight averaging, checkpoint ensembles)."""
+"""Tests for speechbrain_ast.training.averaging (weight averaging, checkpoint ensembles)."""
 
 import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from speechbrain_ast.averaging import (
+from speechbrain_ast.training.averaging import (
     EnsembleScores,
     average_checkpoints_by_epoch,
     average_state_dicts,

@@ -23,7 +23,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from speechbrain_ast.flops import ast_forward_flops, training_flops
+from benchmarks.flops import ast_forward_flops, training_flops
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,9 +14,9 @@ import sys
 import pytest
 import torch
 
-from speechbrain_ast.events import Event
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
 from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.tagging.events import Event
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -5,8 +5,11 @@ import json
 import pytest
 import torch
 
-from speechbrain_ast.event_metrics import event_based_scores, segment_based_scores
-from speechbrain_ast.events import (
+from speechbrain_ast.tagging.event_metrics import (
+    event_based_scores,
+    segment_based_scores,
+)
+from speechbrain_ast.tagging.events import (
     Event,
     class_thresholds,
     detect_events_in_timeline,
@@ -16,8 +19,9 @@ from speechbrain_ast.events import (
     read_event_list,
     write_event_list,
 )
-from speechbrain_ast.inference import AudioTagger, _tiny_folder
-from speechbrain_ast.plots import plot_event_timeline
+from speechbrain_ast.tagging.tagger import AudioTagger
+from speechbrain_ast.training.plots import plot_event_timeline
+from tests.helpers import tiny_model_folder
 
 
 def _synthetic_timeline(truth, labels, duration, window, hop):
@@ -221,7 +225,7 @@ def test_segment_based_f1_and_error_rate():
 @pytest.fixture(scope="module")
 def tagger(tmp_path_factory):
     torch.manual_seed(0)
-    return AudioTagger.from_hparams(_tiny_folder(tmp_path_factory.mktemp("events")))
+    return AudioTagger.from_hparams(tiny_model_folder(tmp_path_factory.mktemp("events")))
 
 
 def test_audio_tagger_detect_events(tagger, tmp_path):

@@ -11,9 +11,9 @@ import torchaudio
 from speechbrain.inference.classifiers import EncoderClassifier
 
 from speechbrain_ast.audio import AudioError, load_audio
-from speechbrain_ast.inference import AudioTagger, TaggingResult, window_starts
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
 from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.tagging.tagger import AudioTagger, TaggingResult, window_starts
 
 N_FRAMES = 128
 WINDOW = (N_FRAMES - 1) * 160 + 400  # 20720 samples, 1.295 s

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_ast.metrics.TaggingStats."""
+"""Tests for speechbrain_ast.training.metrics.TaggingStats."""
 
 import csv
 import math
@@ -9,7 +9,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 from speechbrain.utils.metric_stats import MetricStats
 
-from speechbrain_ast.metrics import TaggingStats, d_prime
+from speechbrain_ast.training.metrics import TaggingStats, d_prime
 
 
 def _random_multilabel(n=60, c=7, seed=0):

@@ -12,11 +12,11 @@ import torch
 from speechbrain_ast.audio import load_audio
 from speechbrain_ast.cli import main
 from speechbrain_ast.features import KaldiFbank
-from speechbrain_ast.inference import AudioTagger, export_onnx
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
 from speechbrain_ast.model_folder import write_model_folder
-from speechbrain_ast.onnx_backend import OnnxScorer
-from speechbrain_ast.onnx_export import OPSET, ExportableKaldiFbank
+from speechbrain_ast.tagging.onnx_export import OPSET, ExportableKaldiFbank
+from speechbrain_ast.tagging.onnx_runtime import OnnxScorer
+from speechbrain_ast.tagging.tagger import AudioTagger, export_onnx
 
 N_FRAMES = 128
 WINDOW = (N_FRAMES - 1) * 160 + 400  # 20720 samples, 1.295 s

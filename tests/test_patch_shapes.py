@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from speechbrain_ast.flops import ast_forward_flops
-from speechbrain_ast.inference import AudioTagger
+from benchmarks.flops import ast_forward_flops
 from speechbrain_ast.model import (
     AudioSpectrogramTransformer,
     ClassificationHead,
     patch_grid,
 )
 from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.tagging.tagger import AudioTagger
 
 
 def _frame_model(**kwargs):

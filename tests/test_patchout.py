@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ast.model import AudioSpectrogramTransformer, patchout
-from speechbrain_ast.resumable import capture_rng_state, restore_rng_state
+from speechbrain_ast.training.resumable import capture_rng_state, restore_rng_state
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SMALL = {"n_frames": 128, "embed_dim": 32, "depth": 2, "num_heads": 2}

@@ -1,8 +1,8 @@
-"""Smoke tests for speechbrain_ast.plots: PNG files are written."""
+"""Smoke tests for speechbrain_ast.training.plots: PNG files are written."""
 
 import torch
 
-from speechbrain_ast.plots import (
+from speechbrain_ast.training.plots import (
     plot_confusion_matrix,
     plot_learning_curves,
     plot_per_class_ap,

@@ -72,11 +72,14 @@ def test_bad_shapes_are_named():
         geometry.adapt_pos_embed(torch.randn(1, 4, 12, 101), 0, 50)
 
 
-def test_old_import_paths_still_work():
-    from speechbrain_ast import checkpoints, initialization, pretrained, vit_adapter
+def test_pretrained_is_the_one_home_of_outside_weights():
+    import importlib.util
 
-    assert vit_adapter.from_timm is pretrained.from_timm
-    assert vit_adapter.adapt_pos_embed is geometry.adapt_pos_embed
-    assert checkpoints.import_checkpoint is pretrained.import_checkpoint
-    assert checkpoints.resize_to_n_frames is geometry.resize_to_n_frames
-    assert initialization.initialize_encoder is pretrained.initialize_encoder
+    from speechbrain_ast import pretrained
+
+    assert pretrained.adapt_pos_embed is geometry.adapt_pos_embed
+    assert pretrained.resize_to_n_frames is geometry.resize_to_n_frames
+    # The 0.1.0 alias modules are gone: one import path per concept.
+    for alias in ("checkpoints", "initialization", "vit_adapter"):
+        assert importlib.util.find_spec(f"speechbrain_ast.{alias}") is None
+

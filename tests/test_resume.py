@@ -24,7 +24,7 @@ import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from speechbrain_ast.resumable import (
+from speechbrain_ast.training.resumable import (
     STAGING_PREFIX,
     ResumableCheckpointer,
     RNGState,

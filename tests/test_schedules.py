@@ -6,8 +6,8 @@ import pathlib
 import pytest
 import torch
 
-from speechbrain_ast.recipe_settings import plain_settings
 from speechbrain_ast.schedules import OfficialLRSchedule, halving_milestones
+from speechbrain_ast.training.settings import plain_settings
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 

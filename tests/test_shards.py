@@ -23,8 +23,8 @@ import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_ast.audio import AudioError, load_audio
-from speechbrain_ast.dataio import read_classes, targets_from_labels
-from speechbrain_ast.shards import (
+from speechbrain_ast.training.dataio import read_classes, targets_from_labels
+from speechbrain_ast.training.shards import (
     INDEX_FILE,
     ShardDataset,
     ShardLoader,

@@ -20,8 +20,9 @@ import torch
 
 from speechbrain_ast.audio import AudioError
 from speechbrain_ast.cli import main
-from speechbrain_ast.inference import AudioTagger, _tiny_folder, window_starts
-from speechbrain_ast.streaming import PcmStream, WindowCutter, tag_stream
+from speechbrain_ast.tagging.streaming import PcmStream, WindowCutter, tag_stream
+from speechbrain_ast.tagging.tagger import AudioTagger, window_starts
+from tests.helpers import tiny_model_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -31,7 +32,7 @@ TIMEOUT = 120
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     torch.manual_seed(0)
-    return _tiny_folder(tmp_path_factory.mktemp("stream"))
+    return tiny_model_folder(tmp_path_factory.mktemp("stream"))
 
 
 @pytest.fixture(scope="module")

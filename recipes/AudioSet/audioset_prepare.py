@@ -39,7 +39,7 @@ import math
 import os
 import re
 
-from speechbrain_ast import prepare_utils
+from speechbrain_ast.training import preparation as prepare_utils
 
 logger = logging.getLogger(__name__)
 

@@ -35,23 +35,23 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_ast.averaging import apply_weight_average
-from speechbrain_ast.dataio import (
+from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.training.averaging import apply_weight_average
+from speechbrain_ast.training.dataio import (
     check_manifest_labels,
     load_training_clip,
     read_classes,
     targets_from_labels,
 )
-from speechbrain_ast.history import StepTimer
-from speechbrain_ast.metrics import TaggingStats
-from speechbrain_ast.model_folder import write_model_folder
-from speechbrain_ast.reports import (
+from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.history import StepTimer
+from speechbrain_ast.training.metrics import TaggingStats
+from speechbrain_ast.training.reports import (
     plot_run_history,
     write_evaluation_reports,
     write_results_json,
 )
-from speechbrain_ast.shards import ShardDataset, ShardLoader, write_shards
-from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.shards import ShardDataset, ShardLoader, write_shards
 
 
 class AudioSetBrain(sb.Brain):

@@ -48,13 +48,13 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 import yaml
 
-from speechbrain_ast import clip_checks, prepare_utils
 from speechbrain_ast.audio import MIN_SAMPLES
 from speechbrain_ast.augment import time_augment_widths
-from speechbrain_ast.dataio import LABEL_SEPARATOR
 from speechbrain_ast.features import KaldiFbank, clip_norm_stats
 from speechbrain_ast.files import atomic_write
-from speechbrain_ast.recipe_settings import read_data_config
+from speechbrain_ast.training import clip_checks, preparation as prepare_utils
+from speechbrain_ast.training.dataio import LABEL_SEPARATOR
+from speechbrain_ast.training.settings import read_data_config
 
 logger = logging.getLogger(__name__)
 

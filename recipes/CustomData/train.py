@@ -33,29 +33,29 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_ast.audio_cache import CachedClipLoader
-from speechbrain_ast.averaging import apply_weight_average
-from speechbrain_ast.dataio import (
+from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.schedules import halving_milestones
+from speechbrain_ast.training.averaging import apply_weight_average
+from speechbrain_ast.training.clip_cache import CachedClipLoader
+from speechbrain_ast.training.dataio import (
     check_manifest_labels,
     load_training_clip,
     read_classes,
     targets_from_labels,
 )
-from speechbrain_ast.history import StepTimer
-from speechbrain_ast.metrics import TaggingStats
-from speechbrain_ast.model_folder import write_model_folder
-from speechbrain_ast.recipe_settings import (
-    plain_settings,
-    read_data_config,
-    with_derived_values,
-)
-from speechbrain_ast.reports import (
+from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.history import StepTimer
+from speechbrain_ast.training.metrics import TaggingStats
+from speechbrain_ast.training.reports import (
     plot_run_history,
     write_evaluation_reports,
     write_results_json,
 )
-from speechbrain_ast.schedules import halving_milestones
-from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.settings import (
+    plain_settings,
+    read_data_config,
+    with_derived_values,
+)
 
 logger = get_logger(__name__)
 
@@ -227,7 +227,7 @@ def derived_schedule(settings, overrides, n_train):
     ---------
     settings : dict
         The YAML's top-level values
-        (:func:`speechbrain_ast.recipe_settings.plain_settings`).
+        (:func:`speechbrain_ast.training.settings.plain_settings`).
     overrides : dict
         Command-line and data-derived values (they win over ``settings``).
     n_train : int

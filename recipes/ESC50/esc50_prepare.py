@@ -34,9 +34,9 @@ import random
 
 import soundfile
 
-from speechbrain_ast import prepare_utils
 from speechbrain_ast.audio import AudioError, load_audio
 from speechbrain_ast.files import atomic_write
+from speechbrain_ast.training import preparation as prepare_utils
 
 logger = logging.getLogger(__name__)
 

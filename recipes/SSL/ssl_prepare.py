@@ -38,10 +38,10 @@ import random
 
 import yaml
 
-from speechbrain_ast import clip_checks, prepare_utils
 from speechbrain_ast.features import clip_norm_stats
 from speechbrain_ast.files import atomic_write
-from speechbrain_ast.recipe_settings import read_data_config
+from speechbrain_ast.training import clip_checks, preparation as prepare_utils
+from speechbrain_ast.training.settings import read_data_config
 
 logger = logging.getLogger(__name__)
 

@@ -40,15 +40,15 @@ from speechbrain.utils.logger import get_logger
 from ssl_prepare import prepare_ssl_data
 
 from speechbrain_ast.audio import AudioError, checked_mono, unreadable
-from speechbrain_ast.history import StepTimer
 from speechbrain_ast.pretrained.ssl_checkpoint import write_ssl_checkpoint
-from speechbrain_ast.recipe_settings import (
+from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.history import StepTimer
+from speechbrain_ast.training.reports import plot_run_history
+from speechbrain_ast.training.settings import (
     plain_settings,
     read_data_config,
     with_derived_values,
 )
-from speechbrain_ast.reports import plot_run_history
-from speechbrain_ast.training.distributed import init_distributed
 
 logger = get_logger(__name__)
 

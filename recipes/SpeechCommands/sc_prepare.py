@@ -31,7 +31,7 @@ Authors
 import logging
 import os
 
-from speechbrain_ast import prepare_utils
+from speechbrain_ast.training import preparation as prepare_utils
 
 logger = logging.getLogger(__name__)
 

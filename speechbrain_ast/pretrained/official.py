@@ -138,7 +138,7 @@ def load_official_state_dict(
     if patch.shape[1] != 1:
         raise ValueError(
             f"{where}: the patch projection has {patch.shape[1]} input channels; "
-            "this looks like an ImageNet ViT (use speechbrain_ast.vit_adapter.from_timm)"
+            "this looks like an ImageNet ViT (use speechbrain_ast.pretrained.from_timm)"
         )
     dim = encoder_sd["cls_token"].shape[-1]
     heads = num_heads or HEADS_BY_WIDTH.get(dim)

@@ -13,9 +13,11 @@ import os
 
 import torch
 
+from speechbrain_ast.model import AST_SIZES
+
 # Attention heads of the standard ViT/DeiT widths (a checkpoint file does not
-# store the head count).
-HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}
+# store the head count), from the one size table.
+HEADS_BY_WIDTH = {width: heads for width, _, heads in AST_SIZES.values()}
 
 
 def load_state_dict_strict(module, state_dict, what="checkpoint"):

@@ -98,7 +98,7 @@ def write_evaluation_reports(stats, label_names, multi_label, folder, name):
     Example
     -------
     >>> import torch
-    >>> from speechbrain_ast.metrics import TaggingStats
+    >>> from speechbrain_ast.training.metrics import TaggingStats
     >>> stats = TaggingStats()
     >>> stats.append(["a", "b"], torch.tensor([[0.9, 0.1], [0.2, 0.8]]), torch.eye(2))
     >>> tmp = getfixture("tmpdir")
@@ -108,7 +108,7 @@ def write_evaluation_reports(stats, label_names, multi_label, folder, name):
     """
     if not if_main_process():
         return
-    from speechbrain_ast.plots import plot_confusion_matrix, plot_per_class_ap
+    from speechbrain_ast.training.plots import plot_confusion_matrix, plot_per_class_ap
 
     optional_step(
         f"{name}_per_class.csv",
@@ -156,7 +156,7 @@ def plot_run_history(rows, folder):
     """
     if not if_main_process() or not rows:
         return
-    from speechbrain_ast.plots import plot_learning_curves
+    from speechbrain_ast.training.plots import plot_learning_curves
 
     optional_step(
         "learning_curves.png",

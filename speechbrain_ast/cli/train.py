@@ -15,7 +15,7 @@ import pathlib
 import subprocess
 import sys
 
-RECIPE = pathlib.Path(__file__).resolve().parent.parent / "recipes" / "CustomData"
+RECIPE = pathlib.Path(__file__).resolve().parents[2] / "recipes" / "CustomData"
 EXIT_USAGE = 2  # as the other speechbrain-ast commands
 HPARAMS = {
     "ast": "AST-base from ImageNet (DeiT-B/384), the paper's settings (GPU)",

@@ -415,8 +415,9 @@ def tag_stream(
     Example
     -------
     >>> import io, soundfile
-    >>> from speechbrain_ast.inference import AudioTagger, _tiny_folder
-    >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+    >>> from speechbrain_ast.tagging.tagger import AudioTagger
+    >>> from tests.helpers import tiny_model_folder
+    >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
     >>> wav = io.BytesIO()
     >>> soundfile.write(wav, 0.1 * numpy.random.randn(40000), 16000, format="WAV")
     >>> _ = wav.seek(0)

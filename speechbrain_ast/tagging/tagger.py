@@ -12,11 +12,11 @@ on ``EncoderClassifier`` (``classify_batch``, ``classify_file``,
   windows, tagged in batches, and the window scores are aggregated into
   clip-level tags plus a per-window timeline;
 * sound events: onsets and offsets per label from that timeline
-  (``detect_events``, see ``speechbrain_ast.events``);
+  (``detect_events``, see ``speechbrain_ast.tagging.events``);
 * batched clips of different lengths give the same result as tagging them one
   by one (the features get each clip's true length);
 * an onnxruntime backend (``backend="onnx"``, ``int8=True``): the windows
-  are scored by the exported graph of ``speechbrain_ast.onnx_export``, with
+  are scored by the exported graph of ``speechbrain_ast.tagging.onnx_export``, with
   the same windows, aggregation and timeline as the PyTorch backend.
 
 Authors
@@ -147,7 +147,8 @@ class AudioTagger(EncoderClassifier):
 
     Example
     -------
-    >>> folder = _tiny_folder(getfixture("tmpdir"))  # 1 block, labels a, b, c
+    >>> from tests.helpers import tiny_model_folder
+    >>> folder = tiny_model_folder(getfixture("tmpdir"))  # 1 block, labels a, b, c
     >>> tagger = AudioTagger.from_hparams(source=folder)
     >>> scores, tags = tagger.tag_batch(torch.randn(2, 16000), top_k=2)
     >>> scores.shape, len(tags[0])
@@ -209,7 +210,8 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> folder = _tiny_folder(getfixture("tmpdir"), multi_label=False)
+        >>> from tests.helpers import tiny_model_folder
+        >>> folder = tiny_model_folder(getfixture("tmpdir"), multi_label=False)
         >>> tagger = AudioTagger.from_hparams(source=folder, int8=True)
         >>> tagger.int8
         True
@@ -280,7 +282,8 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
         >>> tagger.window_hop_samples(), tagger.window_hop_samples(0.5, 0.125)
         ((20720, 10360), (8000, 2000))
         """
@@ -318,7 +321,7 @@ class AudioTagger(EncoderClassifier):
         """Score windows with onnxruntime on CPU from now on.
 
         The folder's fp32 modules are exported to one ONNX graph (waveform ->
-        scores, see ``speechbrain_ast.onnx_export``), or ``onnx_path`` is
+        scores, see ``speechbrain_ast.tagging.onnx_export``), or ``onnx_path`` is
         loaded and checked against the folder (labels, rate, window).
 
         Arguments
@@ -337,12 +340,13 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> folder = _tiny_folder(getfixture("tmpdir"))
+        >>> from tests.helpers import tiny_model_folder
+        >>> folder = tiny_model_folder(getfixture("tmpdir"))
         >>> tagger = AudioTagger.from_hparams(source=folder, backend="onnx")
         >>> tagger.backend, tagger.score_batch(torch.randn(2, 16000)).shape
         ('onnx', torch.Size([2, 3]))
         """
-        from speechbrain_ast.onnx_backend import scorer_for_tagger
+        from speechbrain_ast.tagging.onnx_runtime import scorer_for_tagger
 
         if torch.device(self.device).type != "cpu":
             raise ValueError(
@@ -378,7 +382,8 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> folder = _tiny_folder(getfixture("tmpdir"))
+        >>> from tests.helpers import tiny_model_folder
+        >>> folder = tiny_model_folder(getfixture("tmpdir"))
         >>> tagger = AudioTagger.from_hparams(source=folder).quantize_int8()
         >>> tagger.int8, tagger.backend
         (True, 'onnx')
@@ -415,7 +420,8 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
         >>> wavs = torch.randn(2, 16000)
         >>> wavs[1, 8000:] = 0.0  # second clip: 0.5 s, padded
         >>> lens = torch.tensor([1.0, 0.5])
@@ -457,7 +463,8 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
         >>> tagger.score_batch(torch.randn(2, 16000)).shape
         torch.Size([2, 3])
         """
@@ -494,7 +501,8 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
         >>> scores, tags = tagger.tag_batch(torch.randn(2, 16000), top_k=2)
         >>> scores.shape, [len(clip) for clip in tags]
         (torch.Size([2, 3]), [2, 2])
@@ -524,7 +532,8 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
         >>> tagger.select(torch.tensor([0.1, 0.7, 0.4]), top_k=2)
         [('b', 0.699...), ('c', 0.400...)]
         >>> tagger.select(torch.tensor([0.1, 0.7, 0.4]), threshold=0.5)
@@ -567,8 +576,9 @@ class AudioTagger(EncoderClassifier):
         Example
         -------
         >>> tmpdir = getfixture("tmpdir")
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(tmpdir))
-        >>> path = _noise_file(tmpdir, "stereo.wav", 1.0, rate=44100, channels=2)
+        >>> from tests.helpers import tiny_model_folder, noise_file
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(tmpdir))
+        >>> path = noise_file(tmpdir, "stereo.wav", 1.0, rate=44100, channels=2)
         >>> tagger.load_audio(path).shape
         torch.Size([16000])
         """
@@ -632,8 +642,9 @@ class AudioTagger(EncoderClassifier):
         Example
         -------
         >>> tmpdir = getfixture("tmpdir")
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(tmpdir))
-        >>> result = tagger.tag_file(_noise_file(tmpdir, "noise.wav", 3.0), top_k=2)
+        >>> from tests.helpers import tiny_model_folder, noise_file
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(tmpdir))
+        >>> result = tagger.tag_file(noise_file(tmpdir, "noise.wav", 3.0), top_k=2)
         >>> [(w["start"], w["end"]) for w in result.timeline]
         [(0.0, 1.295), (0.6475, 1.9425), (1.295, 2.59), (1.705, 3.0)]
         >>> len(result.labels)
@@ -682,7 +693,8 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
         >>> result = tagger.tag_waveform(torch.randn(800))  # 50 ms: one window
         >>> result.timeline[0]["start"], result.timeline[0]["end"]
         (0.0, 0.05)
@@ -758,7 +770,7 @@ class AudioTagger(EncoderClassifier):
 
         The audio is tagged window by window (``tag_waveform``); the window
         scores are merged into frames, thresholded per class, median
-        filtered and turned into events (``speechbrain_ast.events``). Time
+        filtered and turned into events (``speechbrain_ast.tagging.events``). Time
         resolution is the hop (or ``resolution``); shorter hops and windows
         locate onsets and offsets more precisely at more compute.
 
@@ -794,14 +806,15 @@ class AudioTagger(EncoderClassifier):
 
         Example
         -------
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
         >>> result = tagger.detect_events(torch.randn(48000), thresholds=0.0)
         >>> sorted({event.label for event in result.events})  # all always on
         ['a', 'b', 'c']
         >>> result.events[0].onset, result.events[0].offset
         (0.0, 3.0)
         """
-        from speechbrain_ast.events import events_from_tagging
+        from speechbrain_ast.tagging.events import events_from_tagging
 
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
@@ -850,8 +863,9 @@ class AudioTagger(EncoderClassifier):
         Example
         -------
         >>> tmpdir = getfixture("tmpdir")
-        >>> tagger = AudioTagger.from_hparams(_tiny_folder(tmpdir))
-        >>> good = _noise_file(tmpdir, "good.wav", 1.0)
+        >>> from tests.helpers import tiny_model_folder, noise_file
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(tmpdir))
+        >>> good = noise_file(tmpdir, "good.wav", 1.0)
         >>> results = tagger.tag_files([good, "missing.wav"], errors="return")
         >>> type(results[0]).__name__, str(results[1])
         ('TaggingResult', 'missing.wav: file not found')
@@ -897,12 +911,13 @@ def export_onnx(
     Example
     -------
     >>> tmpdir = getfixture("tmpdir")
-    >>> path = export_onnx(_tiny_folder(tmpdir), tmpdir.join("m.onnx").strpath)
+    >>> from tests.helpers import tiny_model_folder
+    >>> path = export_onnx(tiny_model_folder(tmpdir), tmpdir.join("m.onnx").strpath)
     >>> import onnx
     >>> [i.name for i in onnx.load(path).graph.input]
     ['waveform']
     """
-    from speechbrain_ast.onnx_export import OPSET, export_tagger
+    from speechbrain_ast.tagging.onnx_export import OPSET, export_tagger
 
     tagger = AudioTagger.from_hparams(source=model_folder)
     opset = OPSET if opset is None else opset
@@ -930,30 +945,3 @@ def _resolve_source(source, hparams_file):
     if looks_local and "://" not in text:
         raise FileNotFoundError(f"{text}: model folder not found")
     return text
-
-
-def _tiny_folder(tmpdir, multi_label=True):
-    """Write a random 1-block AST model folder (labels a, b, c) for examples."""
-    from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
-    from speechbrain_ast.model_folder import write_model_folder
-
-    folder = os.path.join(str(tmpdir), "tiny_model")
-    encoder = AudioSpectrogramTransformer(
-        n_frames=128, embed_dim=32, depth=1, num_heads=2
-    )
-    head = ClassificationHead(32, 3)
-    labels = ["a", "b", "c"]
-    return write_model_folder(
-        folder, encoder, head, labels, -6.8, 5.6, multi_label, origin="example"
-    )
-
-
-def _noise_file(tmpdir, name, seconds, rate=16000, channels=1):
-    """Write ``seconds`` of quiet noise to ``tmpdir/name`` and return its path."""
-    import numpy
-    import soundfile
-
-    path = os.path.join(str(tmpdir), name)
-    signal = 0.1 * numpy.random.randn(int(seconds * rate), channels)
-    soundfile.write(path, signal[:, 0] if channels == 1 else signal, rate)
-    return path

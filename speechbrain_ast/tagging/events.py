@@ -485,7 +485,7 @@ def events_from_tagging(result, labels, **options):
 
     Arguments
     ---------
-    result : speechbrain_ast.inference.TaggingResult
+    result : speechbrain_ast.tagging.tagger.TaggingResult
         A result of ``AudioTagger.tag_file``/``tag_waveform``.
     labels : list of str
         The tagger's class names (``AudioTagger.labels``).
@@ -501,7 +501,7 @@ def events_from_tagging(result, labels, **options):
 
     Example
     -------
-    >>> from speechbrain_ast.inference import TaggingResult
+    >>> from speechbrain_ast.tagging.tagger import TaggingResult
     >>> timeline = [{"start": 0.0, "end": 1.0, "labels": []},
     ...             {"start": 1.0, "end": 2.0, "labels": []}]
     >>> scores = torch.tensor([[0.9], [0.2]])

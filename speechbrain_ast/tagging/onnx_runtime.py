@@ -1,6 +1,6 @@
 """Score windows of audio with an exported ONNX tagger graph (onnxruntime, CPU).
 
-``OnnxScorer`` runs a graph written by ``speechbrain_ast.onnx_export`` and
+``OnnxScorer`` runs a graph written by ``speechbrain_ast.tagging.onnx_export`` and
 offers the scoring interface ``AudioTagger`` uses for its windows,
 ``score_batch(wavs, wav_lens)``: an ``AudioTagger`` loaded with
 ``backend="onnx"`` (or ``int8=True``) hands its batches to it, so tagging,
@@ -35,10 +35,10 @@ class OnnxScorer:
 
     Example
     -------
-    >>> from speechbrain_ast.inference import _tiny_folder
-    >>> from speechbrain_ast.inference import export_onnx
+    >>> from tests.helpers import tiny_model_folder
+    >>> from speechbrain_ast.tagging.tagger import export_onnx
     >>> tmpdir = getfixture("tmpdir")
-    >>> path = export_onnx(_tiny_folder(tmpdir), tmpdir.join("m.onnx").strpath)
+    >>> path = export_onnx(tiny_model_folder(tmpdir), tmpdir.join("m.onnx").strpath)
     >>> scorer = OnnxScorer(path, threads=1)
     >>> scorer.labels, scorer.window_samples
     (['a', 'b', 'c'], 20720)
@@ -195,7 +195,7 @@ def scorer_for_tagger(tagger, int8=False, onnx_path=None, threads=None):
     """
     import tempfile
 
-    from speechbrain_ast.onnx_export import export_tagger
+    from speechbrain_ast.tagging.onnx_export import export_tagger
 
     if onnx_path is not None:
         scorer = OnnxScorer(os.fspath(onnx_path), threads=threads)

@@ -4,7 +4,7 @@ A small dataset trained for tens of epochs on a CPU spends a large share of
 each epoch decoding (and resampling) the same files again: 10-25 % of an
 ESC-50 epoch of the small from-scratch model was measured waiting for data.
 ``CachedClipLoader`` wraps a clip loader (such as
-``speechbrain_ast.dataio.load_training_clip``) and keeps the decoded
+``speechbrain_ast.training.dataio.load_training_clip``) and keeps the decoded
 waveforms of the first clips it sees until ``max_megabytes`` is reached; the
 rest are decoded each time, as before. It only helps with ``num_workers: 0``
 (worker processes each have their own copy), which is what the CPU recipes

@@ -2,11 +2,11 @@
 
 A recipe declares both in its YAML::
 
-    checkpointer: !new:speechbrain_ast.resumable.ResumableCheckpointer
+    checkpointer: !new:speechbrain_ast.training.resumable.ResumableCheckpointer
         checkpoints_dir: !ref <save_folder>
         recoverables:
             embedding_model: !ref <embedding_model>
-            rng_state: !new:speechbrain_ast.resumable.RNGState
+            rng_state: !new:speechbrain_ast.training.resumable.RNGState
 
 SpeechBrain restores the model, optimizer, epoch counter, step counters and the
 position of a ``SaveableDataLoader`` inside an epoch, but not the random number
@@ -131,7 +131,7 @@ class RNGState:
     """Checkpoint recoverable for the global RNGs of every process.
 
     Declare it among the checkpointer's recoverables in the recipe YAML
-    (``rng_state: !new:speechbrain_ast.resumable.RNGState``). Saving gathers the state of every DDP rank
+    (``rng_state: !new:speechbrain_ast.training.resumable.RNGState``). Saving gathers the state of every DDP rank
     (a collective call: SpeechBrain calls checkpoint savers on every rank);
     the main process writes them to one file. Loading restores this rank's
     state. When the number of processes changed since the checkpoint was

@@ -5,7 +5,7 @@ helpers find the audio files in it (by extension, hidden entries ignored)
 and read their samples to reject the ones the model cannot learn from:
 unreadable, containing NaN or Inf, or silent. The header-level checks
 (missing, empty, truncated, shorter than one window) are
-:func:`speechbrain_ast.prepare_utils.probe_audio`.
+:func:`speechbrain_ast.training.preparation.probe_audio`.
 
 Authors
  * speechbrain-ast contributors 2026

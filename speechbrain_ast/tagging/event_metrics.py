@@ -129,7 +129,7 @@ def event_based_scores(
 
     Example
     -------
-    >>> from speechbrain_ast.events import Event
+    >>> from speechbrain_ast.tagging.events import Event
     >>> ref = {"a.wav": [Event("dog", 1.0, 3.0), Event("cat", 4.0, 6.0)]}
     >>> est = {"a.wav": [Event("dog", 1.5, 2.0), Event("cat", 3.5, 6.5)]}
     >>> event_based_scores(ref, est)["f1"]  # dog offset 1 s off: allowed
@@ -210,7 +210,7 @@ def segment_based_scores(reference, estimated, time_resolution=1.0, durations=No
 
     Example
     -------
-    >>> from speechbrain_ast.events import Event
+    >>> from speechbrain_ast.tagging.events import Event
     >>> ref = {"a.wav": [Event("dog", 0.0, 2.0)]}
     >>> est = {"a.wav": [Event("dog", 1.2, 3.0)]}  # segments 1, 2 vs 0, 1
     >>> scores = segment_based_scores(ref, est)

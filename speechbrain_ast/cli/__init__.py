@@ -33,8 +33,8 @@ import os
 import shutil
 import sys
 
+from speechbrain_ast.cli.train import add_train_parser
 from speechbrain_ast.files import atomic_write
-from speechbrain_ast.train_command import add_train_parser
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus")
 PATH_COLUMNS = ("wav", "path", "file", "filename", "audio", "filepath")
@@ -440,9 +440,9 @@ def main(argv=None):
     Example
     -------
     >>> import numpy, soundfile
-    >>> from speechbrain_ast.inference import _tiny_folder
+    >>> from tests.helpers import tiny_model_folder
     >>> tmpdir = getfixture("tmpdir")
-    >>> model = _tiny_folder(tmpdir)
+    >>> model = tiny_model_folder(tmpdir)
     >>> wav = tmpdir.join("clip.wav").strpath
     >>> soundfile.write(wav, 0.1 * numpy.random.randn(16000), 16000)
     >>> main(["tag", wav, "--model", model, "--top-k", "1"])  # doctest: +ELLIPSIS
@@ -499,7 +499,7 @@ def _cmd_tag(args):
             )
             detection = None
             if args.events or args.plot:
-                from speechbrain_ast.events import events_from_tagging
+                from speechbrain_ast.tagging.events import events_from_tagging
 
                 detection = events_from_tagging(
                     result,
@@ -510,7 +510,7 @@ def _cmd_tag(args):
                 )
                 detections.append(detection)
             if args.plot:
-                from speechbrain_ast.plots import plot_event_timeline
+                from speechbrain_ast.training.plots import plot_event_timeline
 
                 plot_event_timeline(detection, args.plot)
         except AudioError as error:
@@ -533,7 +533,7 @@ def _cmd_tag(args):
             continue
         _report(f"{errors[-1]['file']}: {errors[-1]['error']}")
     if args.events_csv:
-        from speechbrain_ast.events import write_event_list
+        from speechbrain_ast.tagging.events import write_event_list
 
         try:
             write_event_list(detections, args.events_csv)
@@ -675,7 +675,7 @@ def _cmd_tag_stream(args):
     import time
 
     from speechbrain_ast.audio import AudioError
-    from speechbrain_ast.streaming import tag_stream
+    from speechbrain_ast.tagging.streaming import tag_stream
 
     if args.files != ["-"]:
         raise CommandError("'-' (standard input) must be the only FILE", EXIT_USAGE)
@@ -764,7 +764,7 @@ def _load_tagger(model_dir, device, int8, backend="torch", onnx_path=None):
             raise CommandError("--onnx needs --backend onnx (or --int8)", EXIT_USAGE)
         if not os.path.isfile(onnx_path):
             raise CommandError(f"{onnx_path}: ONNX file not found", EXIT_USAGE)
-    from speechbrain_ast.inference import AudioTagger
+    from speechbrain_ast.tagging.tagger import AudioTagger
 
     try:
         return AudioTagger.from_hparams(
@@ -859,9 +859,9 @@ def export_checkpoint(ckpt_dir, out_dir, like_dir):
     Example
     -------
     >>> import torch
-    >>> from speechbrain_ast.inference import _tiny_folder
+    >>> from tests.helpers import tiny_model_folder
     >>> tmpdir = getfixture("tmpdir")
-    >>> like = _tiny_folder(tmpdir)
+    >>> like = tiny_model_folder(tmpdir)
     >>> ckpt = tmpdir.mkdir("CKPT+epoch3").strpath
     >>> for name in ("embedding_model", "classifier"):
     ...     state = torch.load(os.path.join(like, name + ".ckpt"))
@@ -955,7 +955,7 @@ def _cmd_export_onnx(args):
     """Export a model folder as one ONNX graph."""
     tagger = _load_tagger(args.model, "cpu", False)  # folder errors: exit 2
     try:
-        from speechbrain_ast.onnx_export import export_tagger
+        from speechbrain_ast.tagging.onnx_export import export_tagger
 
         out = export_tagger(tagger, args.out, int8=args.int8, attention=args.attention)
     except Exception as error:
@@ -1140,6 +1140,3 @@ def _report(message):
     """Print ``error: <message>`` on stderr."""
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

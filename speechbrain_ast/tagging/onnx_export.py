@@ -369,8 +369,9 @@ def tagger_metadata(tagger, int8=False, attention="onnxruntime"):
 
     Example
     -------
-    >>> from speechbrain_ast.inference import AudioTagger, _tiny_folder
-    >>> tagger = AudioTagger.from_hparams(_tiny_folder(getfixture("tmpdir")))
+    >>> from speechbrain_ast.tagging.tagger import AudioTagger
+    >>> from tests.helpers import tiny_model_folder
+    >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
     >>> meta = tagger_metadata(tagger)
     >>> json.loads(meta["labels"]), meta["window_samples"], meta["hop_samples"]
     (['a', 'b', 'c'], '20720', '10360')

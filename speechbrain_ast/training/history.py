@@ -20,9 +20,9 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_ast.averaging import EnsembleScores
 from speechbrain_ast.files import atomic_write
-from speechbrain_ast.metrics import TaggingStats
+from speechbrain_ast.training.averaging import EnsembleScores
+from speechbrain_ast.training.metrics import TaggingStats
 
 
 @register_checkpoint_hooks

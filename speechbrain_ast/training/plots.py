@@ -312,7 +312,7 @@ def plot_event_timeline(detection, path, top_n=20):
 
     Arguments
     ---------
-    detection : speechbrain_ast.events.EventDetection
+    detection : speechbrain_ast.tagging.events.EventDetection
         ``frame_times``, ``frame_scores``, ``labels``, ``events`` and
         ``duration`` of one recording (``AudioTagger.detect_events``).
     path : str or os.PathLike
@@ -328,7 +328,7 @@ def plot_event_timeline(detection, path, top_n=20):
     Example
     -------
     >>> import torch
-    >>> from speechbrain_ast.events import Event, EventDetection
+    >>> from speechbrain_ast.tagging.events import Event, EventDetection
     >>> detection = EventDetection(
     ...     "a.wav", 3.0, [Event("dog", 0.0, 1.0, 0.9)], torch.tensor([0.0, 1.0, 2.0]),
     ...     torch.tensor([[0.9, 0.1], [0.2, 0.3], [0.1, 0.2]]), ["dog", "cat"])

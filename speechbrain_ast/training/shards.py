@@ -52,10 +52,10 @@ Shards must be seekable files (local disk, NFS/Lustre, a mounted bucket).
 Command line (the AudioSet recipe calls the same function, which does nothing
 when the shards are up to date)::
 
-    python -m speechbrain_ast.shards write --manifest save/train.csv \\
+    python -m speechbrain_ast.training.shards write --manifest save/train.csv \\
         --classes save/classes.txt --weights save/train_weights.csv \\
         --output save/shards --shard_size 1000 --num_workers 16
-    python -m speechbrain_ast.shards benchmark --shards save/shards
+    python -m speechbrain_ast.training.shards benchmark --shards save/shards
 
 Authors
  * speechbrain-ast contributors 2026
@@ -92,8 +92,8 @@ from speechbrain_ast.audio import (
     load_audio,
     unreadable,
 )
-from speechbrain_ast.dataio import read_classes, targets_from_labels
 from speechbrain_ast.files import atomic_write
+from speechbrain_ast.training.dataio import read_classes, targets_from_labels
 
 logger = logging.getLogger(__name__)
 

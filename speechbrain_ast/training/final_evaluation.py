@@ -1,0 +1,121 @@
+"""What a classification recipe does after ``fit``: score, export, report.
+
+One call, made explicitly at the end of each recipe's main block, so that
+every recipe ends the same way:
+
+1. the run-history figure (before evaluation reloads an older checkpoint);
+2. the test split scored with the checkpoint of the best validation score;
+3. with ``weight_averaging``: the averaged weights scored on the
+   **validation** split first (what a choice between them and the best
+   epoch may look at; never the test score), then on the test split;
+4. ``results.json``, then the model folder (main process only) with the
+   weights the run exports: the average with ``weight_averaging``, the
+   best-validation checkpoint otherwise;
+5. the per-class reports and figures, last: an optional step never loses
+   the results or the model folder written before it.
+
+A data set without a test split (possible in the custom-data recipe) skips
+the test scores and still exports the model.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import os
+
+from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_ast.model_folder import write_model_folder
+from speechbrain_ast.training.averaging import apply_weight_average
+from speechbrain_ast.training.reports import (
+    plot_run_history,
+    write_evaluation_reports,
+    write_results_json,
+)
+
+logger = get_logger(__name__)
+
+__all__ = ["evaluate_and_export"]
+
+
+def evaluate_and_export(brain, datasets, label_names, hparams, results=None):
+    """Score the finished run, write ``results.json``, the model folder, the reports.
+
+    Arguments
+    ---------
+    brain : ClassifierBrain
+        The fitted Brain (``main_metric``, ``multi_label``, ``evaluate``).
+    datasets : dict
+        ``{"valid", "test"}`` datasets of the recipe's ``dataio_prep``.
+    label_names : list of str
+        Class names in output order.
+    hparams : dict
+        The recipe's hyperparameters: ``output_folder``, ``model_folder``,
+        ``history``, ``valid_dataloader_options``, ``weight_averaging``,
+        ``wa_start``, ``wa_end``, ``embedding_model``, ``classifier``,
+        ``norm_mean``, ``norm_std``, ``sample_rate``.
+    results : dict, optional
+        Entries to write into ``results.json`` beside the scores.
+
+    Returns
+    -------
+    dict
+        What ``results.json`` holds: ``best_valid`` (test scores of the
+        best-validation checkpoint), ``wa_valid`` and ``wa`` with weight
+        averaging, and the entries of ``results``.
+    """
+    output_folder = hparams["output_folder"]
+    plot_run_history(hparams["history"].rows, output_folder)
+    results, evaluated = dict(results or {}), {}
+    loader_options = hparams["valid_dataloader_options"]
+    has_test = len(datasets["test"]) > 0
+
+    def score(split, key, name):
+        brain.evaluation_set = split
+        brain.evaluate(datasets[split], max_key=key, test_loader_kwargs=loader_options)
+        brain.evaluation_set = "test"
+        results[name] = brain.test_stats
+        if split == "test":
+            evaluated[f"test_{name}"] = brain.test_scores
+
+    if has_test:
+        score("test", brain.main_metric, "best_valid")
+    else:
+        logger.info("the data has no test split: the model is exported without a test score")
+    if hparams["weight_averaging"]:
+        wa_key = apply_weight_average(
+            brain.checkpointer,
+            hparams["wa_start"],
+            hparams["wa_end"],
+            {name: hparams[name] for name in ("embedding_model", "classifier")},
+        )
+        score("valid", wa_key, "wa_valid")
+        if has_test:
+            score("test", wa_key, "wa")
+    elif not has_test:
+        brain.checkpointer.recover_if_possible(max_key=brain.main_metric)
+
+    write_results_json(os.path.join(output_folder, "results.json"), results)
+    run_on_main(
+        write_model_folder,
+        kwargs={
+            "out_dir": hparams["model_folder"],
+            "encoder": hparams["embedding_model"],
+            "head": hparams["classifier"],
+            "labels": label_names,
+            "norm_mean": hparams["norm_mean"],
+            "norm_std": hparams["norm_std"],
+            "multi_label": brain.multi_label,
+            "sample_rate": hparams["sample_rate"],
+            "origin": "trained by {}, {} weights".format(
+                os.path.basename(output_folder.rstrip("/")),
+                "weight-averaged" if hparams["weight_averaging"] else "best-validation",
+            ),
+        },
+    )
+    for name, scores in evaluated.items():
+        write_evaluation_reports(
+            scores, label_names, brain.multi_label, output_folder, name
+        )
+    return results
