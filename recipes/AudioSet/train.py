@@ -35,8 +35,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_ast.model_folder import write_model_folder
-from speechbrain_ast.training.averaging import apply_weight_average
+from speechbrain_ast.training.clip_cache import CachedClipLoader
 from speechbrain_ast.training.dataio import (
     check_manifest_labels,
     load_training_clip,
@@ -44,17 +43,14 @@ from speechbrain_ast.training.dataio import (
     targets_from_labels,
 )
 from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
-from speechbrain_ast.training.reports import (
-    plot_run_history,
-    write_evaluation_reports,
-    write_results_json,
-)
+from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
 from speechbrain_ast.training.shards import ShardDataset, ShardLoader, write_shards
 
 
-class AudioSetBrain(sb.Brain):
+class AudioSetBrain(ShardedEvaluationBrain):
     """AST for multi-label audio tagging, official AudioSet pipeline.
 
     waveform -> [mixup] -> Kaldi fbank -> [SpecAugment] -> (x - mean) / (2 std)
@@ -120,6 +116,8 @@ class AudioSetBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, **self.step_timer.summary()}
             return
+        # Under DDP each rank scored a share of the set: gather the whole set.
+        self.scores, stage_loss = self.whole_set_scores(self.scores, stage_loss)
         history = self.hparams.history
         summary = self.scores.summarize()
         stats = {
@@ -148,7 +146,7 @@ class AudioSetBrain(sb.Brain):
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
-                test_stats=stats,
+                **{f"{self.evaluation_set}_stats": stats},  # test, or valid (WA)
             )
             self.test_stats, self.test_scores = stats, self.scores
 
@@ -159,7 +157,8 @@ def dataio_prep(hparams):
     Arguments
     ---------
     hparams : dict
-        Needs ``save_folder`` and ``sample_rate``.
+        Needs ``save_folder`` and ``sample_rate``; ``audio_cache_mb`` keeps
+        decoded clips in memory between epochs (0: off).
 
     Returns
     -------
@@ -170,10 +169,12 @@ def dataio_prep(hparams):
     label_names = read_classes(os.path.join(hparams["save_folder"], "classes.txt"))
     class_index = {name: index for index, name in enumerate(label_names)}
 
+    load_clip = CachedClipLoader(load_training_clip, hparams["audio_cache_mb"])
+
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("sig")
     def audio_pipeline(wav):
-        return load_training_clip(wav, hparams["sample_rate"])
+        return load_clip(wav, hparams["sample_rate"])
 
     @sb.utils.data_pipeline.takes("id", "labels")
     @sb.utils.data_pipeline.provides("targets")
@@ -325,53 +326,21 @@ if __name__ == "__main__":
         train_loader_kwargs=train_options,
         valid_loader_kwargs=hparams["valid_dataloader_options"],
     )
-    # Before evaluation reloads the best checkpoint (and its shorter history).
-    plot_run_history(hparams["history"].rows, hparams["output_folder"])
-
-    results, evaluated = {}, {}
-    brain.evaluate(
-        datasets["test"],
-        max_key="mAP",
-        test_loader_kwargs=hparams["valid_dataloader_options"],
+    # Test scores (best-validation, and the weight average after its
+    # validation score), results.json, the model folder, then the reports.
+    evaluate_and_export(
+        brain,
+        datasets,
+        label_names,
+        main_metric="mAP",
+        multi_label=True,
+        history=hparams["history"],
+        loader_options=hparams["valid_dataloader_options"],
+        weight_averaging=hparams["weight_averaging"],
+        wa_epochs=(hparams["wa_start"], hparams["wa_end"]),
+        modules={name: hparams[name] for name in ("embedding_model", "classifier")},
+        norm_stats=(hparams["norm_mean"], hparams["norm_std"]),
+        sample_rate=hparams["sample_rate"],
+        output_folder=hparams["output_folder"],
+        model_folder=hparams["model_folder"],
     )
-    results["best_valid"], evaluated["test_best_valid"] = (
-        brain.test_stats,
-        brain.test_scores,
-    )
-    if hparams["weight_averaging"]:
-        wa_key = apply_weight_average(
-            brain.checkpointer,
-            hparams["wa_start"],
-            hparams["wa_end"],
-            {name: hparams[name] for name in ("embedding_model", "classifier")},
-        )
-        brain.evaluate(
-            datasets["test"],
-            max_key=wa_key,
-            test_loader_kwargs=hparams["valid_dataloader_options"],
-        )
-        results["wa"], evaluated["test_wa"] = brain.test_stats, brain.test_scores
-
-    # Results and the model folder first; figures are optional extras.
-    write_results_json(os.path.join(hparams["output_folder"], "results.json"), results)
-    run_on_main(
-        write_model_folder,
-        kwargs={
-            "out_dir": hparams["model_folder"],
-            "encoder": hparams["embedding_model"],
-            "head": hparams["classifier"],
-            "labels": label_names,
-            "norm_mean": hparams["norm_mean"],
-            "norm_std": hparams["norm_std"],
-            "multi_label": True,
-            "sample_rate": hparams["sample_rate"],
-            "origin": "trained by {}, {} weights".format(
-                os.path.basename(hparams["output_folder"].rstrip("/")),
-                "weight-averaged" if hparams["weight_averaging"] else "best-validation",
-            ),
-        },
-    )
-    for name, scores in evaluated.items():
-        write_evaluation_reports(
-            scores, label_names, True, hparams["output_folder"], name
-        )

@@ -33,9 +33,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_ast.model_folder import write_model_folder
 from speechbrain_ast.schedules import halving_milestones
-from speechbrain_ast.training.averaging import apply_weight_average
 from speechbrain_ast.training.clip_cache import CachedClipLoader
 from speechbrain_ast.training.dataio import (
     check_manifest_labels,
@@ -44,18 +42,15 @@ from speechbrain_ast.training.dataio import (
     targets_from_labels,
 )
 from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
-from speechbrain_ast.training.reports import (
-    plot_run_history,
-    write_evaluation_reports,
-    write_results_json,
-)
 from speechbrain_ast.training.settings import (
     plain_settings,
     read_data_config,
     with_derived_values,
 )
+from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
 
 logger = get_logger(__name__)
 
@@ -71,7 +66,7 @@ DERIVED_KEYS = (
 )
 
 
-class CustomDataBrain(sb.Brain):
+class CustomDataBrain(ShardedEvaluationBrain):
     """AST for your own single- or multi-label sound classification task.
 
     waveform -> [mixup] -> Kaldi fbank -> [SpecAugment] -> (x - mean) / (2 std)
@@ -138,6 +133,8 @@ class CustomDataBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, **self.step_timer.summary()}
             return
+        # Under DDP each rank scored a share of the set: gather the whole set.
+        self.scores, stage_loss = self.whole_set_scores(self.scores, stage_loss)
         summary = self.scores.summarize()
         names = (
             ("mAP", "mAUC", "d_prime") if self.hparams.multi_label else ("accuracy",)
@@ -166,7 +163,7 @@ class CustomDataBrain(sb.Brain):
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
-                test_stats=stats,
+                **{f"{self.evaluation_set}_stats": stats},  # test, or valid (WA)
             )
             self.test_stats, self.test_scores = stats, self.scores
 
@@ -333,67 +330,21 @@ if __name__ == "__main__":
         train_loader_kwargs=hparams["train_dataloader_options"],
         valid_loader_kwargs=hparams["valid_dataloader_options"],
     )
-    # Before evaluation reloads the best checkpoint (and its shorter history).
-    plot_run_history(hparams["history"].rows, hparams["output_folder"])
-
-    results, evaluated = {}, {}
-    if len(datasets["test"]) == 0:
-        logger.info(
-            "the data has no test split: the model is exported without a test score"
-        )
-    else:
-        brain.evaluate(
-            datasets["test"],
-            max_key=brain.main_metric,
-            test_loader_kwargs=hparams["valid_dataloader_options"],
-        )
-        results["best_valid"] = brain.test_stats
-        evaluated["test_best_valid"] = brain.test_scores
-    if hparams["weight_averaging"]:
-        wa_key = apply_weight_average(
-            brain.checkpointer,
-            hparams["wa_start"],
-            hparams["wa_end"],
-            {name: hparams[name] for name in ("embedding_model", "classifier")},
-        )
-        # The averaged weights' validation score: what a choice between them
-        # and the best epoch may look at (never the test score).
-        brain.evaluate(
-            datasets["valid"],
-            max_key=wa_key,
-            test_loader_kwargs=hparams["valid_dataloader_options"],
-        )
-        results["wa_valid"] = brain.test_stats
-        if len(datasets["test"]):
-            brain.evaluate(
-                datasets["test"],
-                max_key=wa_key,
-                test_loader_kwargs=hparams["valid_dataloader_options"],
-            )
-            results["wa"], evaluated["test_wa"] = brain.test_stats, brain.test_scores
-    elif len(datasets["test"]) == 0:
-        brain.checkpointer.recover_if_possible(max_key=brain.main_metric)
-
-    # Results and the model folder first; figures are optional extras.
-    write_results_json(os.path.join(hparams["output_folder"], "results.json"), results)
-    run_on_main(
-        write_model_folder,
-        kwargs={
-            "out_dir": hparams["model_folder"],
-            "encoder": hparams["embedding_model"],
-            "head": hparams["classifier"],
-            "labels": label_names,
-            "norm_mean": hparams["norm_mean"],
-            "norm_std": hparams["norm_std"],
-            "multi_label": hparams["multi_label"],
-            "sample_rate": hparams["sample_rate"],
-            "origin": "trained by {}, {} weights".format(
-                os.path.basename(hparams["output_folder"].rstrip("/")),
-                "weight-averaged" if hparams["weight_averaging"] else "best-validation",
-            ),
-        },
+    # Test scores (best-validation, and the weight average after its
+    # validation score), results.json, the model folder, then the reports.
+    evaluate_and_export(
+        brain,
+        datasets,
+        label_names,
+        main_metric=brain.main_metric,
+        multi_label=hparams["multi_label"],
+        history=hparams["history"],
+        loader_options=hparams["valid_dataloader_options"],
+        weight_averaging=hparams["weight_averaging"],
+        wa_epochs=(hparams["wa_start"], hparams["wa_end"]),
+        modules={name: hparams[name] for name in ("embedding_model", "classifier")},
+        norm_stats=(hparams["norm_mean"], hparams["norm_std"]),
+        sample_rate=hparams["sample_rate"],
+        output_folder=hparams["output_folder"],
+        model_folder=hparams["model_folder"],
     )
-    for name, scores in evaluated.items():
-        write_evaluation_reports(
-            scores, label_names, hparams["multi_label"], hparams["output_folder"], name
-        )

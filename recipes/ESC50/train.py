@@ -27,8 +27,6 @@ from esc50_prepare import prepare_esc50
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_ast.model_folder import write_model_folder
-from speechbrain_ast.training.averaging import apply_weight_average
 from speechbrain_ast.training.clip_cache import CachedClipLoader
 from speechbrain_ast.training.dataio import (
     check_manifest_labels,
@@ -36,17 +34,17 @@ from speechbrain_ast.training.dataio import (
     read_classes,
     targets_from_labels,
 )
-from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.distributed import (
+    gather_tagging_stats,
+    init_distributed,
+)
+from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
-from speechbrain_ast.training.reports import (
-    plot_run_history,
-    write_evaluation_reports,
-    write_results_json,
-)
+from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
 
 
-class ESC50Brain(sb.Brain):
+class ESC50Brain(ShardedEvaluationBrain):
     """AST for single-label sound classification, official ESC-50 pipeline.
 
     waveform -> [mixup] -> Kaldi fbank -> [SpecAugment] -> (x - mean) / (2 std)
@@ -114,6 +112,8 @@ class ESC50Brain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, **self.step_timer.summary()}
             return
+        # Under DDP each rank scored a share of the set: gather the whole set.
+        self.scores, stage_loss = self.whole_set_scores(self.scores, stage_loss)
         history = self.hparams.history
         stats = {"loss": stage_loss, "accuracy": self.scores.summarize("accuracy")}
         if stage == sb.Stage.VALID:
@@ -140,7 +140,7 @@ class ESC50Brain(sb.Brain):
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
-                test_stats=stats,
+                **{f"{self.evaluation_set}_stats": stats},  # test, or valid (WA)
             )
             self.test_stats, self.test_scores = stats, self.scores
 
@@ -158,6 +158,7 @@ class ESC50Brain(sb.Brain):
             scores.append(batch.id, torch.softmax(logits.float(), -1), targets)
             if self.debug and step >= self.debug_batches:
                 break
+        scores = gather_tagging_stats(scores)  # each DDP rank scored a share
         history = self.hparams.history
         return {
             "monitored_test_accuracy": scores.summarize("accuracy"),
@@ -252,60 +253,30 @@ if __name__ == "__main__":
         train_loader_kwargs=hparams["train_dataloader_options"],
         valid_loader_kwargs=hparams["valid_dataloader_options"],
     )
-    # Before evaluation reloads the best checkpoint (and its shorter history).
-    rows = list(hparams["history"].rows)
-    plot_run_history(rows, hparams["output_folder"])
-
-    results, evaluated = {}, {}
+    # The paper's "cum" number: ensemble of every epoch's model on the
+    # monitored test fold (read before evaluation reloads an older history).
+    rows, results = hparams["history"].rows, {}
     if rows and "valid_monitored_test_cum_accuracy" in rows[-1]:
-        # The paper's "cum" number: ensemble of every epoch's model on test.
         results["checkpoint_ensemble_all_epochs"] = {
             "accuracy": rows[-1]["valid_monitored_test_cum_accuracy"],
             "epochs": len(rows),
         }
-    brain.evaluate(
-        datasets["test"],
-        max_key="accuracy",
-        test_loader_kwargs=hparams["valid_dataloader_options"],
+    # Test scores (best-validation, and the weight average after its
+    # validation score), results.json, the model folder, then the reports.
+    evaluate_and_export(
+        brain,
+        datasets,
+        label_names,
+        main_metric="accuracy",
+        multi_label=False,
+        history=hparams["history"],
+        loader_options=hparams["valid_dataloader_options"],
+        weight_averaging=hparams["weight_averaging"],
+        wa_epochs=(hparams["wa_start"], hparams["wa_end"]),
+        modules={name: hparams[name] for name in ("embedding_model", "classifier")},
+        norm_stats=(hparams["norm_mean"], hparams["norm_std"]),
+        sample_rate=hparams["sample_rate"],
+        output_folder=hparams["output_folder"],
+        model_folder=hparams["model_folder"],
+        results=results,
     )
-    results["best_valid"], evaluated["test_best_valid"] = (
-        brain.test_stats,
-        brain.test_scores,
-    )
-    if hparams["weight_averaging"]:
-        wa_key = apply_weight_average(
-            brain.checkpointer,
-            hparams["wa_start"],
-            hparams["wa_end"],
-            {name: hparams[name] for name in ("embedding_model", "classifier")},
-        )
-        brain.evaluate(
-            datasets["test"],
-            max_key=wa_key,
-            test_loader_kwargs=hparams["valid_dataloader_options"],
-        )
-        results["wa"], evaluated["test_wa"] = brain.test_stats, brain.test_scores
-
-    # Results and the model folder first; figures are optional extras.
-    write_results_json(os.path.join(hparams["output_folder"], "results.json"), results)
-    run_on_main(
-        write_model_folder,
-        kwargs={
-            "out_dir": hparams["model_folder"],
-            "encoder": hparams["embedding_model"],
-            "head": hparams["classifier"],
-            "labels": label_names,
-            "norm_mean": hparams["norm_mean"],
-            "norm_std": hparams["norm_std"],
-            "multi_label": False,
-            "sample_rate": hparams["sample_rate"],
-            "origin": "trained by {}, {} weights".format(
-                os.path.basename(hparams["output_folder"].rstrip("/")),
-                "weight-averaged" if hparams["weight_averaging"] else "best-validation",
-            ),
-        },
-    )
-    for name, scores in evaluated.items():
-        write_evaluation_reports(
-            scores, label_names, False, hparams["output_folder"], name
-        )

@@ -22,8 +22,6 @@ from hyperpyyaml import load_hyperpyyaml
 from sc_prepare import prepare_speech_commands
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_ast.model_folder import write_model_folder
-from speechbrain_ast.training.averaging import apply_weight_average
 from speechbrain_ast.training.clip_cache import CachedClipLoader
 from speechbrain_ast.training.dataio import (
     check_manifest_labels,
@@ -32,16 +30,13 @@ from speechbrain_ast.training.dataio import (
     targets_from_labels,
 )
 from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
-from speechbrain_ast.training.reports import (
-    plot_run_history,
-    write_evaluation_reports,
-    write_results_json,
-)
+from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
 
 
-class SpeechCommandsBrain(sb.Brain):
+class SpeechCommandsBrain(ShardedEvaluationBrain):
     """AST for keyword classification, official Speech Commands pipeline.
 
     waveform -> [mixup] -> Kaldi fbank -> [SpecAugment] -> (x - mean) / (2 std)
@@ -97,6 +92,8 @@ class SpeechCommandsBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, **self.step_timer.summary()}
             return
+        # Under DDP each rank scored a share of the set: gather the whole set.
+        self.scores, stage_loss = self.whole_set_scores(self.scores, stage_loss)
         history = self.hparams.history
         stats = {"loss": stage_loss, "accuracy": self.scores.summarize("accuracy")}
         if stage == sb.Stage.VALID:
@@ -121,7 +118,7 @@ class SpeechCommandsBrain(sb.Brain):
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
-                test_stats=stats,
+                **{f"{self.evaluation_set}_stats": stats},  # test, or valid (WA)
             )
             self.test_stats, self.test_scores = stats, self.scores
 
@@ -206,53 +203,21 @@ if __name__ == "__main__":
         train_loader_kwargs=hparams["train_dataloader_options"],
         valid_loader_kwargs=hparams["valid_dataloader_options"],
     )
-    # Before evaluation reloads the best checkpoint (and its shorter history).
-    plot_run_history(hparams["history"].rows, hparams["output_folder"])
-
-    results, evaluated = {}, {}
-    brain.evaluate(
-        datasets["test"],
-        max_key="accuracy",
-        test_loader_kwargs=hparams["valid_dataloader_options"],
+    # Test scores (best-validation, and the weight average after its
+    # validation score), results.json, the model folder, then the reports.
+    evaluate_and_export(
+        brain,
+        datasets,
+        label_names,
+        main_metric="accuracy",
+        multi_label=False,
+        history=hparams["history"],
+        loader_options=hparams["valid_dataloader_options"],
+        weight_averaging=hparams["weight_averaging"],
+        wa_epochs=(hparams["wa_start"], hparams["wa_end"]),
+        modules={name: hparams[name] for name in ("embedding_model", "classifier")},
+        norm_stats=(hparams["norm_mean"], hparams["norm_std"]),
+        sample_rate=hparams["sample_rate"],
+        output_folder=hparams["output_folder"],
+        model_folder=hparams["model_folder"],
     )
-    results["best_valid"], evaluated["test_best_valid"] = (
-        brain.test_stats,
-        brain.test_scores,
-    )
-    if hparams["weight_averaging"]:
-        wa_key = apply_weight_average(
-            brain.checkpointer,
-            hparams["wa_start"],
-            hparams["wa_end"],
-            {name: hparams[name] for name in ("embedding_model", "classifier")},
-        )
-        brain.evaluate(
-            datasets["test"],
-            max_key=wa_key,
-            test_loader_kwargs=hparams["valid_dataloader_options"],
-        )
-        results["wa"], evaluated["test_wa"] = brain.test_stats, brain.test_scores
-
-    # Results and the model folder first; figures are optional extras.
-    write_results_json(os.path.join(hparams["output_folder"], "results.json"), results)
-    run_on_main(
-        write_model_folder,
-        kwargs={
-            "out_dir": hparams["model_folder"],
-            "encoder": hparams["embedding_model"],
-            "head": hparams["classifier"],
-            "labels": label_names,
-            "norm_mean": hparams["norm_mean"],
-            "norm_std": hparams["norm_std"],
-            "multi_label": False,
-            "sample_rate": hparams["sample_rate"],
-            "origin": "trained by {}, {} weights".format(
-                os.path.basename(hparams["output_folder"].rstrip("/")),
-                "weight-averaged" if hparams["weight_averaging"] else "best-validation",
-            ),
-        },
-    )
-    for name, scores in evaluated.items():
-        write_evaluation_reports(
-            scores, label_names, False, hparams["output_folder"], name
-        )

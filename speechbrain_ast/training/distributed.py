@@ -8,10 +8,13 @@ them there aborts the process (``terminate called without an active
 exception``, SIGABRT) after the run has done all its work, and torchrun then
 reports the whole job failed. :func:`init_distributed` starts the group the
 SpeechBrain way and destroys it from an ``atexit`` handler, which runs while
-the interpreter is still whole: after a normal end, ``sys.exit`` and an
-uncaught exception alike. An uncaught exception is also written to
-torchrun's error file, so the job's failure summary names the rank and its
-message instead of only an exit code.
+the interpreter is still whole, after a normal end or ``sys.exit``. After
+an uncaught exception the group is left alone: the process exits non-zero
+anyway, and destroying a gloo group whose peer just failed broke torchrun's
+restart of the job (``--max-restarts``: the next attempt's processes could
+not connect; measured here). The exception is written to torchrun's error
+file instead, so the job's failure summary names the rank and its message
+rather than only an exit code.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -64,13 +67,20 @@ def init_distributed(run_opts):
     return True
 
 
+_FAILED = []  # set by the excepthook: this process ends with an error
+
+
 def close_distributed():
-    """Destroy the default process group if one exists (safe to call twice).
+    """Destroy the default process group, unless the process is failing.
+
+    Safe to call twice, and outside DDP.
 
     Example
     -------
     >>> close_distributed()  # nothing to close outside torchrun
     """
+    if _FAILED:
+        return
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 
@@ -218,6 +228,7 @@ def _recording_excepthook(previous):
     """An excepthook that writes the error for torchrun, then calls ``previous``."""
 
     def hook(kind, value, trace):
+        _FAILED.append(kind)
         path = os.environ.get("TORCHELASTIC_ERROR_FILE")
         if path:
             # torchrun's error-file format: its failure summary prints it.

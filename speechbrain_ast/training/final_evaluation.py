@@ -39,22 +39,59 @@ logger = get_logger(__name__)
 __all__ = ["evaluate_and_export"]
 
 
-def evaluate_and_export(brain, datasets, label_names, hparams, results=None):
+def evaluate_and_export(
+    brain,
+    datasets,
+    label_names,
+    *,
+    main_metric,
+    multi_label,
+    history,
+    loader_options,
+    weight_averaging,
+    wa_epochs,
+    modules,
+    norm_stats,
+    sample_rate,
+    output_folder,
+    model_folder,
+    results=None,
+):
     """Score the finished run, write ``results.json``, the model folder, the reports.
+
+    The recipe passes every setting by name (``hparams["..."]``), so that
+    its script shows which YAML keys the end of the run reads.
 
     Arguments
     ---------
-    brain : ClassifierBrain
-        The fitted Brain (``main_metric``, ``multi_label``, ``evaluate``).
+    brain : ShardedEvaluationBrain
+        The fitted Brain; its final ``evaluate`` sets ``test_stats`` and
+        ``test_scores``.
     datasets : dict
         ``{"valid", "test"}`` datasets of the recipe's ``dataio_prep``.
     label_names : list of str
         Class names in output order.
-    hparams : dict
-        The recipe's hyperparameters: ``output_folder``, ``model_folder``,
-        ``history``, ``valid_dataloader_options``, ``weight_averaging``,
-        ``wa_start``, ``wa_end``, ``embedding_model``, ``classifier``,
-        ``norm_mean``, ``norm_std``, ``sample_rate``.
+    main_metric : str
+        The checkpoint key that selects the best epoch ("accuracy", "mAP").
+    multi_label : bool
+        Sigmoid scores and mAP (True) or softmax and accuracy (False).
+    history : RunHistory
+        The run's per-epoch record (plotted before evaluation reloads an
+        older checkpoint with a shorter history).
+    loader_options : dict
+        Data-loader options of the evaluations.
+    weight_averaging : bool
+        Also score, and export, the average of the epochs in ``wa_epochs``.
+    wa_epochs : tuple of int
+        ``(wa_start, wa_end)``.
+    modules : dict
+        ``{"embedding_model": ..., "classifier": ...}``: averaged and exported.
+    norm_stats : tuple of float
+        ``(norm_mean, norm_std)`` of the fbank normalisation.
+    sample_rate : int
+        The model's sample rate.
+    output_folder, model_folder : str
+        Where ``results.json``/reports go, and the exported model folder.
     results : dict, optional
         Entries to write into ``results.json`` beside the scores.
 
@@ -65,10 +102,8 @@ def evaluate_and_export(brain, datasets, label_names, hparams, results=None):
         best-validation checkpoint), ``wa_valid`` and ``wa`` with weight
         averaging, and the entries of ``results``.
     """
-    output_folder = hparams["output_folder"]
-    plot_run_history(hparams["history"].rows, output_folder)
+    plot_run_history(history.rows, output_folder)
     results, evaluated = dict(results or {}), {}
-    loader_options = hparams["valid_dataloader_options"]
     has_test = len(datasets["test"]) > 0
 
     def score(split, key, name):
@@ -80,42 +115,35 @@ def evaluate_and_export(brain, datasets, label_names, hparams, results=None):
             evaluated[f"test_{name}"] = brain.test_scores
 
     if has_test:
-        score("test", brain.main_metric, "best_valid")
+        score("test", main_metric, "best_valid")
     else:
         logger.info("the data has no test split: the model is exported without a test score")
-    if hparams["weight_averaging"]:
-        wa_key = apply_weight_average(
-            brain.checkpointer,
-            hparams["wa_start"],
-            hparams["wa_end"],
-            {name: hparams[name] for name in ("embedding_model", "classifier")},
-        )
+    if weight_averaging:
+        wa_key = apply_weight_average(brain.checkpointer, *wa_epochs, modules)
         score("valid", wa_key, "wa_valid")
         if has_test:
             score("test", wa_key, "wa")
     elif not has_test:
-        brain.checkpointer.recover_if_possible(max_key=brain.main_metric)
+        brain.checkpointer.recover_if_possible(max_key=main_metric)
 
     write_results_json(os.path.join(output_folder, "results.json"), results)
     run_on_main(
         write_model_folder,
         kwargs={
-            "out_dir": hparams["model_folder"],
-            "encoder": hparams["embedding_model"],
-            "head": hparams["classifier"],
+            "out_dir": model_folder,
+            "encoder": modules["embedding_model"],
+            "head": modules["classifier"],
             "labels": label_names,
-            "norm_mean": hparams["norm_mean"],
-            "norm_std": hparams["norm_std"],
-            "multi_label": brain.multi_label,
-            "sample_rate": hparams["sample_rate"],
+            "norm_mean": norm_stats[0],
+            "norm_std": norm_stats[1],
+            "multi_label": multi_label,
+            "sample_rate": sample_rate,
             "origin": "trained by {}, {} weights".format(
                 os.path.basename(output_folder.rstrip("/")),
-                "weight-averaged" if hparams["weight_averaging"] else "best-validation",
+                "weight-averaged" if weight_averaging else "best-validation",
             ),
         },
     )
     for name, scores in evaluated.items():
-        write_evaluation_reports(
-            scores, label_names, brain.multi_label, output_folder, name
-        )
+        write_evaluation_reports(scores, label_names, multi_label, output_folder, name)
     return results
