@@ -253,16 +253,13 @@ def export_checkpoint(ckpt_dir, out_dir, like_dir):
     if not os.path.isdir(ckpt_dir):
         raise FileNotFoundError(f"{ckpt_dir}: checkpoint folder not found")
     if not os.path.isfile(hparams_path):
-        raise FileNotFoundError(
-            f"{like_dir}: not a model folder (no hyperparams.yaml)"
-        )
+        raise FileNotFoundError(f"{like_dir}: not a model folder (no hyperparams.yaml)")
     try:
         with open(hparams_path, encoding="utf-8") as handle:
             hparams = load_hyperpyyaml(handle)
     except Exception as error:  # hyperpyyaml raises whatever the YAML builds
         raise ValueError(
-            f"{hparams_path}: cannot build the model ({type(error).__name__}: "
-            f"{error})"
+            f"{hparams_path}: cannot build the model ({type(error).__name__}: {error})"
         ) from None
     loadables = _pretrainer_loadables(hparams)
     modules = {

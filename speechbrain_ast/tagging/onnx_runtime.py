@@ -173,4 +173,3 @@ class OnnxScorer:
                 f"(labels/sample rate/window {len(mine[0])}/{mine[1]}/{mine[2]} "
                 f"vs {len(theirs[0])}/{theirs[1]}/{theirs[2]})"
             )
-

@@ -44,7 +44,6 @@ class BatchScoring:
         encoder = self.hparams.label_encoder
         return [encoder.ind2lab[index] for index in range(len(encoder))]
 
-
     def encode_batch(self, wavs, wav_lens=None, normalize=False):
         """Embed a batch of waveforms; padding is ignored through ``wav_lens``.
 

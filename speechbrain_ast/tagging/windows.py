@@ -397,7 +397,6 @@ class WindowTagging:
             window_scores=window_scores,
         )
 
-
     def tag_files(self, paths, errors="raise", **kwargs):
         """Tag several files (each as ``tag_file``).
 
