@@ -24,6 +24,11 @@ JSON ``{label: T}`` or ``label<TAB>T`` lines). Event lists are read and
 written in the DCASE format: a tab-separated file
 with the header ``filename  onset  offset  event_label`` (times in seconds).
 
+The module is over 500 lines on purpose: the four steps, the two result
+types and the two file formats that feed and keep them (thresholds in,
+event lists out) are one pipeline, read top to bottom; every function in it
+is short.
+
 Authors
  * speechbrain-ast contributors 2026
 """

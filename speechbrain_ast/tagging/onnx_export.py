@@ -43,6 +43,13 @@ about 6 % faster on one CPU thread (``benchmarks/RESULTS.md``).
 with onnxruntime's dynamic quantisation (int8 weights, activations quantised
 on the fly); the feature computation (DFT basis, mel banks) stays float32.
 
+``export_tagger`` is the one ONNX export of speechbrain-ast (the
+``export-onnx`` command and ``AudioTagger.use_onnx`` call it). The module is
+over 500 lines because its pieces (the attention op and its ONNX
+translation, the exportable fbank, the waveform wrapper, the metadata and
+the int8 pass) exist only for that one graph and are checked together by
+``tests/test_onnx_export.py``.
+
 Authors
  * speechbrain-ast contributors 2026
 """
