@@ -8,6 +8,12 @@ inside ``hyperparams.yaml``: SpeechBrain resolves an explicit file path in a
 Pretrainer against the current directory, so the labels are built from the
 YAML itself and the weights are found as ``<source>/<name>.ckpt``.
 
+Two functions make one: ``write_model_folder`` from modules in memory
+(training's export, checkpoint import) and ``export_checkpoint`` from a
+training checkpoint folder and a model folder of the same architecture.
+Both write through ``write_folder_files``: nothing in the folder is replaced
+unless every file was written.
+
 Authors
  * speechbrain-ast contributors 2026
 """
@@ -15,6 +21,7 @@ Authors
 import contextlib
 import logging
 import os
+import shutil
 
 import torch
 import yaml
@@ -181,23 +188,174 @@ def write_model_folder(
         n_classes=n_classes,
         head_eps=float(head.norm.eps),
     )
-    os.makedirs(out_dir, exist_ok=True)
     weights = {"embedding_model.ckpt": encoder, "classifier.ckpt": head}
-    # Nothing is replaced unless every file was written.
-    with contextlib.ExitStack() as stack:
-        for name, module in weights.items():
-            handle = stack.enter_context(
-                atomic_write(os.path.join(out_dir, name), "wb")
-            )
-            state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
-            torch.save(state, handle)
-        # CategoricalEncoder.save takes a path: the temporary file's.
-        path = os.path.join(out_dir, "label_encoder.txt")
-        label_encoder_from_list(labels).save(
-            stack.enter_context(atomic_write(path)).name
-        )
-        stack.enter_context(
-            atomic_write(os.path.join(out_dir, "hyperparams.yaml"))
-        ).write(text)
+    files = {
+        name: _torch_saver(module.state_dict()) for name, module in weights.items()
+    }
+    # CategoricalEncoder.save takes a path: the temporary file's.
+    files["label_encoder.txt"] = lambda handle: label_encoder_from_list(labels).save(
+        handle.name
+    )
+    files["hyperparams.yaml"] = lambda handle: handle.write(text.encode("utf-8"))
+    write_folder_files(out_dir, files)
     logger.info("model folder written to %s", out_dir)
     return out_dir
+
+
+def export_checkpoint(ckpt_dir, out_dir, like_dir):
+    """Make a model folder from a training checkpoint folder.
+
+    The architecture and labels come from ``like_dir`` (an existing model
+    folder, e.g. the one training exported for its best epoch); the weights
+    of every module the folder's pretrainer loads (``embedding_model``,
+    ``classifier``) come from ``<ckpt_dir>/<name>.ckpt``. The weights must
+    load strictly (same keys and shapes) before anything is written; no file
+    is replaced unless all of them were written.
+
+    Arguments
+    ---------
+    ckpt_dir : str
+        SpeechBrain checkpoint folder (``save/CKPT+.../``).
+    out_dir : str
+        Model folder to write (created, or its files replaced).
+    like_dir : str
+        Model folder giving ``hyperparams.yaml`` and ``label_encoder.txt``.
+
+    Returns
+    -------
+    str
+        ``out_dir`` as an absolute path.
+
+    Raises
+    ------
+    FileNotFoundError
+        A missing checkpoint folder, model folder or weight file.
+    ValueError
+        A model folder that does not build or loads no weights, or weights
+        that do not fit its architecture.
+
+    Example
+    -------
+    >>> from tests.helpers import tiny_model_folder
+    >>> tmpdir = getfixture("tmpdir")
+    >>> like = tiny_model_folder(tmpdir)
+    >>> ckpt = tmpdir.mkdir("CKPT+epoch3").strpath
+    >>> for name in ("embedding_model", "classifier"):
+    ...     state = torch.load(os.path.join(like, name + ".ckpt"))
+    ...     torch.save(state, os.path.join(ckpt, name + ".ckpt"))
+    >>> out = export_checkpoint(ckpt, tmpdir.join("epoch3").strpath, like)
+    >>> sorted(os.listdir(out))
+    ['classifier.ckpt', 'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.txt']
+    """
+    from hyperpyyaml import load_hyperpyyaml
+
+    hparams_path = os.path.join(like_dir, "hyperparams.yaml")
+    if not os.path.isdir(ckpt_dir):
+        raise FileNotFoundError(f"{ckpt_dir}: checkpoint folder not found")
+    if not os.path.isfile(hparams_path):
+        raise FileNotFoundError(f"{like_dir}: not a model folder (no hyperparams.yaml)")
+    try:
+        with open(hparams_path, encoding="utf-8") as handle:
+            hparams = load_hyperpyyaml(handle)
+    except Exception as error:  # hyperpyyaml raises whatever the YAML builds
+        raise ValueError(
+            f"{hparams_path}: cannot build the model ({type(error).__name__}: {error})"
+        ) from None
+    loadables = _pretrainer_loadables(hparams)
+    modules = {
+        name: obj for name, obj in loadables.items() if isinstance(obj, torch.nn.Module)
+    }
+    if not modules:
+        raise ValueError(f"{like_dir}: the model folder loads no module weights")
+    for name in modules:
+        path = os.path.join(ckpt_dir, name + ".ckpt")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: not found (needed for {name})")
+    files = {}
+    for name, module in modules.items():
+        path = os.path.join(ckpt_dir, name + ".ckpt")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            module.load_state_dict(state, strict=True)
+        except Exception as error:  # unpickling and shape errors alike
+            raise ValueError(
+                f"{path}: does not fit the model of {like_dir} "
+                f"({type(error).__name__}: {error})"
+            ) from None
+        files[name + ".ckpt"] = _torch_saver(module.state_dict())
+    # Files of the model folder that the checkpoint does not replace.
+    copies = [name + ".ckpt" for name in loadables if name not in modules]
+    copies += ["hyperparams.yaml", "label_encoder.txt"]
+    for filename in copies:
+        source = os.path.join(like_dir, filename)
+        if os.path.isfile(source):
+            files[filename] = _file_copier(source)
+    out_dir = os.path.abspath(out_dir)
+    write_folder_files(out_dir, files)
+    return out_dir
+
+
+def write_folder_files(out_dir, files):
+    """Write the files of a folder together: all of them, or none replaced.
+
+    Arguments
+    ---------
+    out_dir : str
+        The folder (created if missing).
+    files : dict
+        ``{filename: write}``; ``write(handle)`` writes the content to a
+        binary file opened by ``speechbrain_ast.files.atomic_write``.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``out_dir`` exists and is not a folder.
+
+    Example
+    -------
+    >>> out = getfixture("tmpdir").join("folder").strpath
+    >>> def broken(handle):
+    ...     raise RuntimeError("disk full")
+    >>> try:
+    ...     write_folder_files(out, {"a.txt": lambda h: h.write(b"a"), "b.txt": broken})
+    ... except RuntimeError:
+    ...     pass
+    >>> os.listdir(out)
+    []
+    """
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise NotADirectoryError(f"{out_dir}: exists and is not a folder")
+    os.makedirs(out_dir, exist_ok=True)
+    # Every file stays a temporary one until the last was written.
+    with contextlib.ExitStack() as stack:
+        for filename, write in files.items():
+            path = os.path.join(out_dir, filename)
+            write(stack.enter_context(atomic_write(path, "wb")))
+
+
+def _pretrainer_loadables(hparams):
+    """The objects a model folder's pretrainer loads, by name."""
+    loadables = dict(getattr(hparams.get("pretrainer"), "loadables", {}))
+    if loadables:
+        return loadables
+    return {
+        name: hparams["modules"][name]
+        for name in ("embedding_model", "classifier")
+        if name in hparams.get("modules", {})
+    }
+
+
+def _torch_saver(state):
+    """A ``write(handle)`` saving ``state`` with its tensors on the CPU."""
+    cpu = {key: value.detach().cpu() for key, value in state.items()}
+    return lambda handle: torch.save(cpu, handle)
+
+
+def _file_copier(source):
+    """A ``write(handle)`` copying the bytes of ``source``."""
+
+    def copy(handle):
+        with open(source, "rb") as original:
+            shutil.copyfileobj(original, handle)
+
+    return copy

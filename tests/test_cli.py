@@ -13,7 +13,8 @@ import torch
 from speechbrain.inference.classifiers import EncoderClassifier
 
 from speechbrain_ast.audio import load_audio
-from speechbrain_ast.cli import build_parser, list_audio_files, main
+from speechbrain_ast.audio_files import list_audio_files
+from speechbrain_ast.cli import build_parser, main
 from speechbrain_ast.features import KaldiFbank, compute_norm_stats
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
 from speechbrain_ast.model_folder import write_model_folder

@@ -14,9 +14,13 @@ from speechbrain_ast.cli import main
 from speechbrain_ast.features import KaldiFbank
 from speechbrain_ast.model import AudioSpectrogramTransformer, ClassificationHead
 from speechbrain_ast.model_folder import write_model_folder
-from speechbrain_ast.tagging.onnx_export import OPSET, ExportableKaldiFbank
+from speechbrain_ast.tagging.onnx_export import (
+    OPSET,
+    ExportableKaldiFbank,
+    export_tagger,
+)
 from speechbrain_ast.tagging.onnx_runtime import OnnxScorer
-from speechbrain_ast.tagging.tagger import AudioTagger, export_onnx
+from speechbrain_ast.tagging.tagger import AudioTagger
 
 N_FRAMES = 128
 WINDOW = (N_FRAMES - 1) * 160 + 400  # 20720 samples, 1.295 s
@@ -48,9 +52,10 @@ def folder(tmp_path_factory):
 def exported(folder, tmp_path_factory):
     """The folder exported twice: fp32 and int8."""
     root = tmp_path_factory.mktemp("graphs")
+    tagger = AudioTagger.from_hparams(source=folder)
     return {
-        "fp32": export_onnx(folder, str(root / "fp32.onnx")),
-        "int8": export_onnx(folder, str(root / "int8.onnx"), int8=True),
+        "fp32": export_tagger(tagger, str(root / "fp32.onnx")),
+        "int8": export_tagger(tagger, str(root / "int8.onnx"), int8=True),
     }
 
 
@@ -136,7 +141,7 @@ def test_standard_ops_graph_matches_pytorch(
     folder, exported, torch_tagger, samples, tmp_path
 ):
     """The portable graph (no onnxruntime-only node) gives the same logits."""
-    path = export_onnx(folder, str(tmp_path / "std.onnx"), attention="standard")
+    path = export_tagger(torch_tagger, str(tmp_path / "std.onnx"), attention="standard")
     graph = onnx.load(path).graph
     assert all(node.domain in ("", "ai.onnx") for node in graph.node)
     assert "Softmax" in [node.op_type for node in graph.node]

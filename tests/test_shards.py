@@ -22,6 +22,7 @@ import soundfile
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
+from benchmarks.shard_throughput import measure_throughput
 from speechbrain_ast.audio import AudioError, load_audio
 from speechbrain_ast.training.dataio import read_classes, targets_from_labels
 from speechbrain_ast.training.shards import (
@@ -29,7 +30,6 @@ from speechbrain_ast.training.shards import (
     ShardDataset,
     ShardLoader,
     encode_flac,
-    measure_throughput,
     read_shard,
     write_shards,
 )

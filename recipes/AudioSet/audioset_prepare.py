@@ -39,12 +39,13 @@ import math
 import os
 import re
 
+from speechbrain_ast import audio_files
 from speechbrain_ast.training import preparation as prepare_utils
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_FIELDS = ["ID", "weight"]
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")  # in order of preference
+AUDIO_EXTENSIONS = audio_files.AUDIO_EXTENSIONS  # in order of preference
 LABEL_SEPARATOR = ";"
 YTID_LENGTH = 11
 _YTID = re.compile(r"[A-Za-z0-9_-]{11}")

@@ -34,6 +34,7 @@ import random
 
 import soundfile
 
+from speechbrain_ast import audio_files
 from speechbrain_ast.audio import AudioError, load_audio
 from speechbrain_ast.files import atomic_write
 from speechbrain_ast.training import preparation as prepare_utils
@@ -54,7 +55,7 @@ ESC50_CATEGORIES = (
 
 MANIFEST_FIELDS = ["ID", "duration", "wav", "labels", "fold"]
 META_FIELDS = ["filename", "fold", "target", "category", "src_file", "take"]
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+AUDIO_EXTENSIONS = audio_files.AUDIO_EXTENSIONS  # in order of preference
 # Bump when the manifest content changes, so old outputs are rebuilt.
 FORMAT_VERSION = 1
 

@@ -31,11 +31,16 @@ Authors
 import logging
 import os
 
+from speechbrain_ast import audio_files
 from speechbrain_ast.training import preparation as prepare_utils
 
 logger = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = (".wav", ".flac")  # in order of preference
+# The one audio-file rule, restricted to the formats Speech Commands ships in
+# (.wav; .flac for a compressed copy), in its order of preference.
+AUDIO_EXTENSIONS = tuple(
+    ext for ext in audio_files.AUDIO_EXTENSIONS if ext in (".wav", ".flac")
+)
 LIST_FILES = {"valid": "validation_list.txt", "test": "testing_list.txt"}
 # Bump when the manifest content changes, so old outputs are rebuilt.
 FORMAT_VERSION = 1

@@ -15,8 +15,9 @@ import pathlib
 import subprocess
 import sys
 
+from speechbrain_ast.cli.common import EXIT_USAGE, CommandError
+
 RECIPE = pathlib.Path(__file__).resolve().parents[2] / "recipes" / "CustomData"
-EXIT_USAGE = 2  # as the other speechbrain-ast commands
 HPARAMS = {
     "ast": "AST-base from ImageNet (DeiT-B/384), the paper's settings (GPU)",
     "ast_small_scratch": "a small AST from scratch, no downloads (CPU)",
@@ -158,6 +159,11 @@ def run_train(args):
     -------
     int
         The recipe's exit code (0 on success).
+
+    Raises
+    ------
+    CommandError
+        No recipes folder, hparams file or data (exit code 2).
     """
     problem = None
     command = recipe_command(args)
@@ -171,8 +177,7 @@ def run_train(args):
     elif not os.path.exists(args.data):
         problem = f"{args.data}: no such folder or CSV file"
     if problem is not None:
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(problem, EXIT_USAGE)
     print("running:", " ".join(command[1:]), flush=True)
     # The recipe imports its prepare script from its own folder.
     return subprocess.run(command, cwd=os.getcwd()).returncode

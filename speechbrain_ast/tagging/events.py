@@ -19,8 +19,15 @@ those window scores into events, each a ``(label, onset, offset, score)``:
 4. **events**: each run of active frames of a class becomes one event; its
    score is the highest frame score inside it.
 
-Event lists are read and written in the DCASE format: a tab-separated file
+Per-class thresholds can be read from a file (``read_class_thresholds``:
+JSON ``{label: T}`` or ``label<TAB>T`` lines). Event lists are read and
+written in the DCASE format: a tab-separated file
 with the header ``filename  onset  offset  event_label`` (times in seconds).
+
+The module is over 500 lines on purpose: the four steps, the two result
+types and the two file formats that feed and keep them (thresholds in,
+event lists out) are one pipeline, read top to bottom; every function in it
+is short.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -28,6 +35,7 @@ Authors
 
 import csv
 import dataclasses
+import json
 import os
 
 import torch
@@ -226,6 +234,62 @@ def class_thresholds(thresholds, labels, default=0.5):
     if bad:
         raise ValueError(f"thresholds must be in [0, 1], got {bad[0]}")
     return torch.tensor(values)
+
+
+def read_class_thresholds(path):
+    """Per-class thresholds from JSON ``{label: T}`` or ``label<TAB>T`` lines.
+
+    In the text form a comma may replace the tab; the label is everything
+    before the last separator (AudioSet names contain commas). Blank lines
+    and lines starting with ``#`` are skipped.
+
+    Arguments
+    ---------
+    path : str
+        The file.
+
+    Returns
+    -------
+    dict
+        ``{label: threshold}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        An unreadable line, or a threshold outside [0, 1].
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir").join("t.tsv")
+    >>> _ = path.write("# label, threshold\\ndog\\t0.3\\nSpeech, man speaking,0.6\\n")
+    >>> read_class_thresholds(path.strpath)
+    {'dog': 0.3, 'Speech, man speaking': 0.6}
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: class thresholds file not found")
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        if path.lower().endswith(".json"):
+            values = {str(key): float(value) for key, value in json.loads(text).items()}
+        else:
+            values = {}
+            for number, line in enumerate(text.splitlines(), start=1):
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                separator = "\t" if "\t" in line else ","
+                label, _, value = line.rpartition(separator)
+                if not label:
+                    raise ValueError(f"line {number}: expected label<TAB>threshold")
+                values[label.strip()] = float(value)
+    except (ValueError, AttributeError) as error:
+        raise ValueError(f"{path}: bad class thresholds ({error})") from None
+    bad = [label for label, value in values.items() if not 0.0 <= value <= 1.0]
+    if bad:
+        raise ValueError(f"{path}: threshold of {bad[0]!r} is not in [0, 1]")
+    return values
 
 
 def median_filter(active, width):

@@ -43,6 +43,13 @@ about 6 % faster on one CPU thread (``benchmarks/RESULTS.md``).
 with onnxruntime's dynamic quantisation (int8 weights, activations quantised
 on the fly); the feature computation (DFT basis, mel banks) stays float32.
 
+``export_tagger`` is the one ONNX export of speechbrain-ast (the
+``export-onnx`` command and ``AudioTagger.use_onnx`` call it). The module is
+over 500 lines because its pieces (the attention op and its ONNX
+translation, the exportable fbank, the waveform wrapper, the metadata and
+the int8 pass) exist only for that one graph and are checked together by
+``tests/test_onnx_export.py``.
+
 Authors
  * speechbrain-ast contributors 2026
 """
@@ -396,29 +403,49 @@ def tagger_metadata(tagger, int8=False, attention="onnxruntime"):
 
 
 def export_tagger(tagger, out_path, int8=False, attention="onnxruntime", opset=OPSET):
-    """Export a loaded fp32 ``AudioTagger`` (``inference.export_onnx`` from a folder).
+    """Export a loaded ``AudioTagger`` as one ONNX graph: waveform -> logits, scores.
+
+    The one ONNX export of speechbrain-ast: ``speechbrain-ast export-onnx``
+    and the onnxruntime backend of ``AudioTagger`` (``use_onnx``,
+    ``quantize_int8``) call it. The graph is written to a temporary file
+    beside ``out_path`` and renamed, so ``out_path`` is never half written.
 
     Arguments
     ---------
     tagger : AudioTagger
-        Loaded model folder, not quantised.
+        A loaded model folder, not quantised (its PyTorch modules are
+        exported, whatever backend it scores with).
     out_path : str
-        The ``.onnx`` file to write.
+        The ``.onnx`` file to write (its folder is created).
     int8 : bool
-        Quantise the matrix-product weights (see ``inference.export_onnx``).
+        Quantise the encoder's and head's matrix-product weights to int8
+        (onnxruntime dynamic quantisation; features stay float32).
     attention : str
-        How attention is written (see ``inference.export_onnx``).
+        ``"onnxruntime"`` (one fused attention node per block, default) or
+        ``"standard"`` (plain ONNX ops for other runtimes), see
+        ``WaveformTagger``.
     opset : int
-        ONNX opset.
+        ONNX opset (default ``OPSET``, 20).
 
     Returns
     -------
     str
         ``out_path``.
+
+    Example
+    -------
+    >>> import onnx
+    >>> from speechbrain_ast.tagging.tagger import AudioTagger
+    >>> from tests.helpers import tiny_model_folder
+    >>> tmpdir = getfixture("tmpdir")
+    >>> tagger = AudioTagger.from_hparams(tiny_model_folder(tmpdir))
+    >>> path = export_tagger(tagger, tmpdir.join("m.onnx").strpath)
+    >>> [i.name for i in onnx.load(path).graph.input]
+    ['waveform']
     """
     onnx = _require("onnx")
-    if getattr(tagger, "int8", False) or getattr(tagger, "onnx_session", None):
-        raise ValueError("export needs the fp32 PyTorch tagger, not an int8/ONNX one")
+    if getattr(tagger, "int8", False):
+        raise ValueError("export needs the fp32 PyTorch tagger, not an int8 one")
     model = WaveformTagger.from_tagger(tagger, attention).cpu()
     window = tagger.window_samples
     example = torch.zeros(2, window)

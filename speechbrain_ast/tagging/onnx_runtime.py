@@ -4,7 +4,9 @@
 offers the scoring interface ``AudioTagger`` uses for its windows,
 ``score_batch(wavs, wav_lens)``: an ``AudioTagger`` loaded with
 ``backend="onnx"`` (or ``int8=True``) hands its batches to it, so tagging,
-long-audio windows and timelines are the same code for both backends.
+long-audio windows and timelines are the same code for both backends. A
+tagger gets its scorer from ``AudioTagger.use_onnx`` only (see
+``speechbrain_ast.tagging.backend``).
 
 The graph takes equal-length clips; a padded batch with relative lengths is
 run as one call per distinct length, each clip cut to its true length, which
@@ -36,9 +38,11 @@ class OnnxScorer:
     Example
     -------
     >>> from tests.helpers import tiny_model_folder
-    >>> from speechbrain_ast.tagging.tagger import export_onnx
+    >>> from speechbrain_ast.tagging.onnx_export import export_tagger
+    >>> from speechbrain_ast.tagging.tagger import AudioTagger
     >>> tmpdir = getfixture("tmpdir")
-    >>> path = export_onnx(tiny_model_folder(tmpdir), tmpdir.join("m.onnx").strpath)
+    >>> tagger = AudioTagger.from_hparams(tiny_model_folder(tmpdir))
+    >>> path = export_tagger(tagger, tmpdir.join("m.onnx").strpath)
     >>> scorer = OnnxScorer(path, threads=1)
     >>> scorer.labels, scorer.window_samples
     (['a', 'b', 'c'], 20720)
@@ -169,42 +173,3 @@ class OnnxScorer:
                 f"(labels/sample rate/window {len(mine[0])}/{mine[1]}/{mine[2]} "
                 f"vs {len(theirs[0])}/{theirs[1]}/{theirs[2]})"
             )
-
-
-def scorer_for_tagger(tagger, int8=False, onnx_path=None, threads=None):
-    """An ``OnnxScorer`` for a loaded tagger: its exported graph or a given file.
-
-    Without ``onnx_path`` the tagger is exported to a temporary file (removed
-    once loaded; the session keeps the graph in memory).
-
-    Arguments
-    ---------
-    tagger : AudioTagger
-        The loaded fp32 model folder.
-    int8 : bool
-        Export with int8 matrix products (ignored with ``onnx_path``).
-    onnx_path : str, optional
-        A graph exported earlier from the same folder (checked against it).
-    threads : int, optional
-        onnxruntime intra-op threads.
-
-    Returns
-    -------
-    OnnxScorer
-        The scorer.
-    """
-    import tempfile
-
-    from speechbrain_ast.tagging.onnx_export import export_tagger
-
-    if onnx_path is not None:
-        scorer = OnnxScorer(os.fspath(onnx_path), threads=threads)
-    else:
-        with tempfile.TemporaryDirectory(prefix="speechbrain-ast-onnx-") as work:
-            path = export_tagger(tagger, os.path.join(work, "model.onnx"), int8=int8)
-            with open(path, "rb") as handle:
-                scorer = OnnxScorer(
-                    handle.read(), threads=threads, name="exported graph"
-                )
-    scorer.check_matches(tagger.labels, tagger.sample_rate, tagger.window_samples)
-    return scorer

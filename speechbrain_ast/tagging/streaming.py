@@ -298,7 +298,7 @@ class PcmStream:
 
 
 class WindowCutter:
-    """Cut a growing signal into the windows of ``inference.window_starts``.
+    """Cut a growing signal into the windows of ``windows.window_starts``.
 
     ``push`` returns each window as soon as its last sample is in;
     ``finish`` returns the window that ``window_starts`` adds for the end of

@@ -1,8 +1,9 @@
 """Checks of user-supplied clips: which files are audio, and are their samples usable.
 
-The CustomData and SSL recipes take any folder of sound files. These
-helpers find the audio files in it (by extension, hidden entries ignored)
-and read their samples to reject the ones the model cannot learn from:
+The CustomData and SSL recipes take any folder of sound files. They find
+the audio files in it with ``audio_files`` (the one audio-file rule of
+:mod:`speechbrain_ast.audio_files`, imported here for them), and these
+helpers read their samples to reject the ones the model cannot learn from:
 unreadable, containing NaN or Inf, or silent. The header-level checks
 (missing, empty, truncated, shorter than one window) are
 :func:`speechbrain_ast.training.preparation.probe_audio`.
@@ -11,63 +12,12 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
-import os
-
 import numpy as np
 import soundfile
 
-# Every format libsndfile reads, plus the extensions it knows by another name.
-AUDIO_EXTENSIONS = tuple(
-    sorted(
-        {f".{name.lower()}" for name in soundfile.available_formats()}
-        | {".aif", ".oga", ".opus"}
-    )
-)
+from speechbrain_ast.audio_files import audio_files  # noqa: F401 (recipes use it)
+
 NAN_REASON = "contains NaN or Inf samples"
-
-
-def audio_files(folder, skipped):
-    """Yield the audio files under ``folder``, recursively, in sorted walk order.
-
-    Hidden files and folders are ignored; other files that are not audio (by
-    extension) are appended to ``skipped`` when the walk reaches them.
-
-    Arguments
-    ---------
-    folder : str
-        The folder to search.
-    skipped : list
-        ``(path, reason)`` pairs are appended.
-
-    Yields
-    ------
-    str
-        Path of each audio file.
-
-    Example
-    -------
-    >>> root = getfixture("tmpdir")
-    >>> _ = root.ensure("a", "x.wav"); _ = root.ensure("notes.txt")
-    >>> _ = root.ensure(".cache", "y.wav")
-    >>> skipped = []
-    >>> [os.path.basename(path) for path in audio_files(root.strpath, skipped)]
-    ['x.wav']
-    >>> [reason for _, reason in skipped]
-    ['not an audio file (extension .txt)']
-    """
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = os.path.join(root, name)
-            extension = os.path.splitext(name)[1].lower()
-            if extension in AUDIO_EXTENSIONS:
-                yield path
-            else:
-                skipped.append(
-                    (path, f"not an audio file (extension {extension or 'none'})")
-                )
 
 
 def scan_samples(path, block_seconds=None):

@@ -49,25 +49,24 @@ renamed, and a second call with the same inputs returns at once.
 
 Shards must be seekable files (local disk, NFS/Lustre, a mounted bucket).
 
-Command line (the AudioSet recipe calls the same function, which does nothing
-when the shards are up to date)::
+The writer and the loader stay in one module (over 500 lines) because they
+share one format: member names, the index and its version are defined here
+once, and a change to one side is seen beside the other.
 
-    python -m speechbrain_ast.training.shards write --manifest save/train.csv \\
-        --classes save/classes.txt --weights save/train_weights.csv \\
-        --output save/shards --shard_size 1000 --num_workers 16
-    python -m speechbrain_ast.training.shards benchmark --shards save/shards
+Shards can be written before training with ``speechbrain-ast shards``
+(``speechbrain_ast.cli.shards``; the AudioSet recipe calls the same function,
+which does nothing when the shards are up to date); the decode and fbank
+speed they allow per core is measured by ``benchmarks/shard_throughput.py``.
 
 Authors
  * speechbrain-ast contributors 2026
 """
 
-import argparse
 import csv
 import hashlib
 import io
 import json
 import logging
-import math
 import os
 import random
 import tarfile
@@ -758,106 +757,3 @@ class ShardLoader(DataLoader):
             state = json.load(handle)
         self.dataset.resume_epoch = state["epoch"]
         self.dataset.resume_batches = state["batches"]
-
-
-# ------------------------------------------------------------------ throughput
-
-
-def measure_throughput(shard_folder, n_clips=64, n_frames=1024, n_mels=128):
-    """Clips per second on one CPU thread: decode alone, and decode + fbank.
-
-    Arguments
-    ---------
-    shard_folder : str
-        Shards from ``write_shards``.
-    n_clips : int
-        Clips to time (cycled if the shards hold fewer).
-    n_frames, n_mels : int
-        Fbank size (AudioSet: 1024 x 128).
-
-    Returns
-    -------
-    dict
-        ``decode_clips_per_s``, ``decode_fbank_clips_per_s``,
-        ``audio_s_per_clip`` (mean clip duration) and the thread count.
-    """
-    from speechbrain_ast.features import KaldiFbank
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with open(os.path.join(shard_folder, INDEX_FILE), encoding="utf-8") as handle:
-            index = json.load(handle)
-        rate = index["sample_rate"]
-        items = []
-        while len(items) < n_clips:
-            for shard in index["shards"]:
-                for item in read_shard(os.path.join(shard_folder, shard["file"])):
-                    items.append(item)
-            items = items[: max(n_clips, 1)]
-        fbank = KaldiFbank(sample_rate=rate, n_mels=n_mels, n_frames=n_frames)
-        start = time.perf_counter()
-        signals = [decode_audio_bytes(item["flac"], rate) for item in items]
-        decode_s = time.perf_counter() - start
-        start = time.perf_counter()
-        with torch.no_grad():
-            for signal in signals:
-                fbank(signal[None], torch.ones(1))
-        fbank_s = time.perf_counter() - start
-    finally:
-        torch.set_num_threads(threads)
-    return {
-        "clips": len(items),
-        "audio_s_per_clip": sum(len(s) for s in signals) / rate / len(signals),
-        "decode_clips_per_s": len(items) / decode_s,
-        "decode_fbank_clips_per_s": len(items) / (decode_s + fbank_s),
-    }
-
-
-def _main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    write = commands.add_parser("write", help="pack a manifest into tar shards")
-    write.add_argument(
-        "--manifest", required=True, help="train.csv of a prepare script"
-    )
-    write.add_argument("--classes", required=True, help="classes.txt")
-    write.add_argument("--output", required=True, help="shard folder")
-    write.add_argument("--weights", help="train_weights.csv (balanced sampling)")
-    write.add_argument("--shard_size", type=int, default=1000)
-    write.add_argument("--sample_rate", type=int, default=16000)
-    write.add_argument("--seed", type=int, default=1234)
-    write.add_argument("--num_workers", type=int, default=os.cpu_count() or 1)
-    write.add_argument("--prefix", default="train")
-    bench = commands.add_parser("benchmark", help="decode and fbank speed per core")
-    bench.add_argument("--shards", required=True)
-    bench.add_argument("--n_clips", type=int, default=64)
-    bench.add_argument("--target", type=float, default=500.0, help="clips/s to feed")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.command == "write":
-        index = write_shards(
-            args.manifest,
-            args.output,
-            args.classes,
-            args.weights,
-            args.shard_size,
-            args.sample_rate,
-            args.seed,
-            args.num_workers,
-            args.prefix,
-        )
-        print(
-            f"{index['n_clips']} clips in {len(index['shards'])} shards, "
-            f"{index['skipped']} skipped -> {args.output}"
-        )
-    else:
-        result = measure_throughput(args.shards, args.n_clips)
-        for key in ("decode_clips_per_s", "decode_fbank_clips_per_s"):
-            cores = math.ceil(args.target / result[key])
-            result[key.replace("clips_per_s", "cores_for_target")] = cores
-        print(json.dumps(result, indent=1))
-
-
-if __name__ == "__main__":
-    _main()

@@ -1,0 +1,298 @@
+"""What the ``speechbrain-ast`` subcommands share: help, errors, exit codes.
+
+Every failure a user can cause is reported as one line ``error: <file>:
+<problem>`` on stderr and an exit code: ``EXIT_FAILED`` (1) when an input
+failed, ``EXIT_USAGE`` (2) for bad usage or a missing or unloadable model
+folder. Subcommands raise ``CommandError`` for their own checks; the library
+raises ``ValueError`` / ``OSError`` with messages that start with the file,
+and ``main`` turns those into the same one line (``describe``).
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import argparse
+import os
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Longest message part taken from an exception (a state-dict mismatch lists
+# every key).
+MAX_DETAIL = 400
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that ends every option with its default (or "required").
+
+    Options whose help already says ``(default...`` keep their own words
+    (for defaults computed at run time, such as "half a window").
+
+    Example
+    -------
+    >>> parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
+    >>> _ = parser.add_argument("--top-k", type=int, default=5, help="labels")
+    >>> "labels (default: 5)" in parser.format_help()
+    True
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text or action.default is argparse.SUPPRESS:
+            return text
+        if action.required and action.option_strings:
+            return f"{text} (required)"
+        return super()._get_help_string(action)
+
+
+class CommandError(Exception):
+    """A failure reported as ``error: <message>`` with an exit code.
+
+    Arguments
+    ---------
+    message : str
+        The problem, starting with the file or folder concerned.
+    code : int
+        Exit code (1: the command failed, 2: bad usage or model folder).
+
+    Example
+    -------
+    >>> str(CommandError("model/: not found", code=2))
+    'model/: not found'
+    """
+
+    def __init__(self, message, code=EXIT_FAILED):
+        super().__init__(message)
+        self.code = code
+
+
+def describe(error):
+    """The one-line message of a library error: ``<file>: <problem>``.
+
+    Library errors already start with the file; an ``OSError`` raised by
+    the operating system gets its file name put in front.
+
+    Arguments
+    ---------
+    error : Exception
+        A ``ValueError`` or ``OSError``.
+
+    Returns
+    -------
+    str
+        The message on one line.
+
+    Example
+    -------
+    >>> describe(ValueError("a.csv: manifest has\\nno rows"))
+    'a.csv: manifest has no rows'
+    >>> describe(PermissionError(13, "Permission denied", "out/model"))
+    'out/model: Permission denied'
+    """
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return one_line(error)
+
+
+def load_tagger(model_dir, device, int8, backend="torch", onnx_path=None):
+    """Load an ``AudioTagger`` or raise a one-line ``CommandError`` (exit 2).
+
+    Arguments
+    ---------
+    model_dir : str
+        The model folder.
+    device : str
+        Torch device.
+    int8 : bool
+        Score with int8 matrix products (onnxruntime, CPU).
+    backend : str
+        ``"torch"`` or ``"onnx"``.
+    onnx_path : str, optional
+        A graph exported earlier from the folder.
+
+    Returns
+    -------
+    AudioTagger
+        The loaded tagger.
+
+    Example
+    -------
+    >>> try:
+    ...     load_tagger("no/such/folder", "cpu", False)
+    ... except CommandError as error:
+    ...     print(error.code, error)
+    2 no/such/folder: model folder not found
+    """
+    if not os.path.isdir(model_dir):
+        raise CommandError(f"{model_dir}: model folder not found", EXIT_USAGE)
+    if not os.path.isfile(os.path.join(model_dir, "hyperparams.yaml")):
+        raise CommandError(
+            f"{model_dir}: not a model folder (no hyperparams.yaml)", EXIT_USAGE
+        )
+    if int8 and not str(device).startswith("cpu"):
+        raise CommandError(f"--int8 runs on CPU only, not {device}", EXIT_USAGE)
+    if backend == "onnx" and not str(device).startswith("cpu"):
+        raise CommandError(f"--backend onnx runs on CPU only, not {device}", EXIT_USAGE)
+    if onnx_path is not None:
+        if not (int8 or backend == "onnx"):
+            raise CommandError("--onnx needs --backend onnx (or --int8)", EXIT_USAGE)
+        if not os.path.isfile(onnx_path):
+            raise CommandError(f"{onnx_path}: ONNX file not found", EXIT_USAGE)
+    from speechbrain_ast.tagging.tagger import AudioTagger
+
+    try:
+        return AudioTagger.from_hparams(
+            source=model_dir,
+            int8=int8,
+            backend=backend,
+            onnx_path=onnx_path,
+            run_opts={"device": device},
+        )
+    except Exception as error:  # whatever the folder's YAML builds may raise
+        raise CommandError(
+            f"{model_dir}: cannot load the model ({type(error).__name__}: "
+            f"{one_line(error)})",
+            EXIT_USAGE,
+        ) from None
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1.
+
+    Arguments
+    ---------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    int
+        The value.
+
+    Example
+    -------
+    >>> positive_int("8")
+    8
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def probability(text):
+    """argparse type: a float in [0, 1].
+
+    Arguments
+    ---------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    float
+        The value.
+
+    Example
+    -------
+    >>> probability("0.5")
+    0.5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
+def non_negative_float(text):
+    """argparse type: a float >= 0.
+
+    Arguments
+    ---------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    float
+        The value.
+
+    Example
+    -------
+    >>> non_negative_float("0")
+    0.0
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def one_line(error):
+    """An exception message on one line, at most ``MAX_DETAIL`` characters.
+
+    Arguments
+    ---------
+    error : Exception or str
+        The exception.
+
+    Returns
+    -------
+    str
+        Its message, whitespace runs made single spaces.
+
+    Example
+    -------
+    >>> one_line(ValueError("two\\nlines"))
+    'two lines'
+    """
+    text = " ".join(str(error).split())
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+
+
+def problem(path, error):
+    """The message of ``error`` without a leading ``<path>: ``.
+
+    Arguments
+    ---------
+    path : str
+        The file the error is about.
+    error : Exception
+        The exception.
+
+    Returns
+    -------
+    str
+        The problem alone, on one line.
+
+    Example
+    -------
+    >>> problem("a.wav", ValueError("a.wav: file is empty"))
+    'file is empty'
+    """
+    text = one_line(error)
+    prefix = f"{path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def report(message):
+    """Print ``error: <message>`` on one line of stderr.
+
+    Arguments
+    ---------
+    message : str
+        The problem, starting with the file concerned.
+
+    Example
+    -------
+    >>> report("a.wav: file is empty")  # written to stderr
+    """
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)

@@ -1,0 +1,117 @@
+"""Sound events of a file or waveform: ``AudioTagger.detect_events``.
+
+``EventDetecting`` is the part of ``AudioTagger`` that tags audio window by
+window and hands the window scores to ``speechbrain_ast.tagging.events``,
+which merges them into frames, thresholds, median filters and cuts events.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import os
+
+
+class EventDetecting:
+    """``AudioTagger.detect_events`` (a mixin).
+
+    It expects ``load_audio`` and ``tag_waveform`` (``WindowTagging``),
+    ``labels`` and ``sample_rate`` (``BatchScoring``).
+
+    Example
+    -------
+    >>> import torch
+    >>> from speechbrain_ast.tagging.tagger import AudioTagger
+    >>> from tests.helpers import tiny_model_folder
+    >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
+    >>> len(tagger.detect_events(torch.randn(16000), thresholds=0.0).events)
+    3
+    """
+
+    def detect_events(
+        self,
+        source,
+        thresholds=0.5,
+        median_seconds=0.0,
+        hop_seconds=None,
+        window_seconds=None,
+        resolution=None,
+        merge="mean",
+        batch_size=8,
+        min_level_db=None,
+    ):
+        """Sound events (label, onset, offset, score) of a file or waveform.
+
+        The audio is tagged window by window (``tag_waveform``); the window
+        scores are merged into frames, thresholded per class, median
+        filtered and turned into events (``speechbrain_ast.tagging.events``). Time
+        resolution is the hop (or ``resolution``); shorter hops and windows
+        locate onsets and offsets more precisely at more compute.
+
+        Arguments
+        ---------
+        source : str or torch.Tensor
+            Audio file, or a mono waveform ``[S]`` at ``sample_rate``.
+        thresholds : float or dict
+            A class is active in a frame when its score reaches its
+            threshold: one for all classes, or ``{label: threshold}``
+            (other classes 0.5).
+        median_seconds : float
+            Median filter over the active frames of each class (0: none).
+        hop_seconds : float, optional
+            Hop between windows (default: half a window).
+        window_seconds : float, optional
+            Window length (default: the model input).
+        resolution : float, optional
+            Frame length in seconds (default: the hop).
+        merge : str
+            ``"mean"`` or ``"max"`` of the windows that cover a frame.
+        batch_size : int
+            Windows per forward pass.
+        min_level_db : float, optional
+            Frames quieter than this (RMS, dBFS; e.g. -60) hold no event
+            (default: no level gate).
+
+        Returns
+        -------
+        EventDetection
+            ``events`` sorted by onset, plus ``frame_times``/``frame_scores``
+            (e.g. for ``plots.plot_event_timeline``).
+
+        Example
+        -------
+        >>> import torch
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
+        >>> result = tagger.detect_events(torch.randn(48000), thresholds=0.0)
+        >>> sorted({event.label for event in result.events})  # all always on
+        ['a', 'b', 'c']
+        >>> result.events[0].onset, result.events[0].offset
+        (0.0, 3.0)
+        """
+        from speechbrain_ast.tagging.events import events_from_tagging
+
+        if isinstance(source, (str, os.PathLike)):
+            path = os.fspath(source)
+            wav = self.load_audio(path)
+        else:
+            path, wav = "<waveform>", source
+        tagged = self.tag_waveform(
+            wav,
+            top_k=1,
+            hop_seconds=hop_seconds,
+            window_seconds=window_seconds,
+            batch_size=batch_size,
+            path=path,
+        )
+        return events_from_tagging(
+            tagged,
+            self.labels,
+            thresholds=thresholds,
+            median_seconds=median_seconds,
+            resolution=resolution,
+            merge=merge,
+            min_level_db=min_level_db,
+            waveform=wav,
+            sample_rate=self.sample_rate,
+        )

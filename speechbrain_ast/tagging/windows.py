@@ -1,0 +1,440 @@
+"""Long audio: overlapping windows, their scores, and clip-level tags.
+
+A file longer than the model input is cut into overlapping windows
+(``window_starts``), scored in batches, and the window scores are
+aggregated per class into clip-level tags, with a per-window timeline
+(``TaggingResult``). ``WindowTagging`` is the part of ``AudioTagger`` that
+does it, for files (``tag_file``, ``tag_files``) and waveforms
+(``tag_waveform``); scoring itself is ``score_batch``, whatever the backend.
+
+Authors
+ * speechbrain-ast contributors 2026
+"""
+
+import dataclasses
+
+import torch
+
+from speechbrain_ast.audio import MIN_SAMPLES, AudioError, load_audio
+
+AGGREGATIONS = ("max", "mean")
+
+
+@dataclasses.dataclass
+class TaggingResult:
+    """Tags of one audio file: clip-level labels and a per-window timeline.
+
+    Arguments
+    ---------
+    path : str
+        The file that was tagged.
+    duration : float
+        Its duration in seconds (after resampling).
+    labels : list of tuple
+        Clip-level ``(label, score)`` pairs, best first (scores aggregated
+        over windows).
+    timeline : list of dict
+        One entry per window: ``{"start": s, "end": s, "labels": [(label,
+        score), ...]}`` with times in seconds.
+    scores : torch.Tensor
+        Clip-level scores of every class ``[C]`` (aggregated over windows).
+    window_scores : torch.Tensor, optional
+        Scores of every class in every window ``[W, C]`` (the timeline's
+        windows, in order), for event detection.
+
+    Example
+    -------
+    >>> result = TaggingResult("a.wav", 1.0, [("dog", 0.9)], [], torch.ones(1))
+    >>> result.to_dict()["labels"]
+    [{'label': 'dog', 'score': 0.9}]
+    """
+
+    path: str
+    duration: float
+    labels: list
+    timeline: list
+    scores: torch.Tensor
+    window_scores: torch.Tensor = None
+
+    def to_dict(self):
+        """Return a JSON-serialisable dict (labels as ``{"label", "score"}``)."""
+
+        def pairs(items):
+            return [{"label": label, "score": score} for label, score in items]
+
+        return {
+            "file": self.path,
+            "duration": self.duration,
+            "labels": pairs(self.labels),
+            "timeline": [
+                {"start": w["start"], "end": w["end"], "labels": pairs(w["labels"])}
+                for w in self.timeline
+            ],
+        }
+
+
+def window_starts(n_samples, window, hop):
+    """Start samples of overlapping windows that cover ``n_samples``.
+
+    Windows start every ``hop`` samples; the last window is aligned to the
+    end of the signal so that all audio is covered. A signal no longer than
+    one window gives a single window starting at 0.
+
+    Arguments
+    ---------
+    n_samples : int
+        Signal length in samples.
+    window : int
+        Window length in samples.
+    hop : int
+        Hop between window starts, ``0 < hop <= window``.
+
+    Returns
+    -------
+    list of int
+        Start sample of each window, increasing.
+
+    Example
+    -------
+    >>> window_starts(100, 40, 20)
+    [0, 20, 40, 60]
+    >>> window_starts(105, 40, 20)  # last window ends at the end of the signal
+    [0, 20, 40, 60, 65]
+    >>> window_starts(10, 40, 20)
+    [0]
+    """
+    if not 0 < hop <= window:
+        raise ValueError(f"hop ({hop}) must be in (0, window={window}]")
+    if n_samples <= window:
+        return [0]
+    starts = list(range(0, n_samples - window + 1, hop))
+    if starts[-1] + window < n_samples:
+        starts.append(n_samples - window)
+    return starts
+
+
+class WindowTagging:
+    """``AudioTagger``'s windows, files and waveforms of any length (a mixin).
+
+    It expects ``sample_rate``, ``score_batch`` and ``select``
+    (``BatchScoring``) and the ``hparams``/``mods`` of an
+    ``EncoderClassifier``.
+
+    Example
+    -------
+    >>> from speechbrain_ast.tagging.tagger import AudioTagger
+    >>> from tests.helpers import tiny_model_folder
+    >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
+    >>> len(tagger.tag_waveform(torch.randn(48000)).timeline)
+    4
+    """
+
+    @property
+    def window_samples(self):
+        """Length in samples of one model input: ``(n_frames - 1) * hop + win``."""
+        features = self.mods.compute_features
+        rate = self.sample_rate
+        shift = getattr(features, "window_shift", rate // 100)
+        size = getattr(features, "window_size", rate * 25 // 1000)
+        n_frames = getattr(self.hparams, "n_frames", None)
+        if n_frames is None:
+            n_frames = self.mods.embedding_model.n_frames
+        return (int(n_frames) - 1) * shift + size
+
+    def window_hop_samples(self, window_seconds=None, hop_seconds=None):
+        """Analysis window and hop in samples, checked.
+
+        Arguments
+        ---------
+        window_seconds : float, optional
+            Window length, from one 25 ms frame up to the model input
+            (default: the model input, ``window_samples``). Shorter windows
+            are padded to the model input like short clips in training:
+            finer time resolution for events, less context per decision.
+        hop_seconds : float, optional
+            Hop between window starts, ``0 < hop <= window`` (default: half
+            a window).
+
+        Returns
+        -------
+        window : int
+            Window length in samples.
+        hop : int
+            Hop in samples.
+
+        Example
+        -------
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
+        >>> tagger.window_hop_samples(), tagger.window_hop_samples(0.5, 0.125)
+        ((20720, 10360), (8000, 2000))
+        """
+        rate = self.sample_rate
+        model_window = self.window_samples
+        window = model_window
+        if window_seconds is not None:
+            window = int(round(float(window_seconds) * rate))
+            shortest = getattr(
+                self.mods.compute_features, "window_size", MIN_SAMPLES * rate // 16000
+            )
+            if not shortest <= window <= model_window:
+                raise ValueError(
+                    f"window_seconds must be in [{shortest / rate:g}, "
+                    f"{model_window / rate:g}] (one 25 ms frame to one model input), "
+                    f"got {window_seconds}"
+                )
+        if hop_seconds is None:
+            return window, max(window // 2, 1)
+        hop = int(round(float(hop_seconds) * rate))
+        if not 0 < hop <= window:
+            raise ValueError(
+                f"hop_seconds must be in (0, {window / rate:g}] (one window), "
+                f"got {hop_seconds}"
+            )
+        return window, hop
+
+    def load_audio(self, path, savedir=None):
+        """Read a file as a mono waveform at the model's rate.
+
+        Local files go through ``speechbrain_ast.audio.load_audio``
+        (downmix, resample, errors that name the file); URLs and hub paths
+        through the parent's fetching loader.
+
+        Arguments
+        ---------
+        path : str
+            Audio file.
+        savedir : str, optional
+            Where the parent puts fetched remote files.
+
+        Returns
+        -------
+        torch.Tensor
+            Waveform ``[S]``.
+
+        Example
+        -------
+        >>> tmpdir = getfixture("tmpdir")
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder, noise_file
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(tmpdir))
+        >>> path = noise_file(tmpdir, "stereo.wav", 1.0, rate=44100, channels=2)
+        >>> tagger.load_audio(path).shape
+        torch.Size([16000])
+        """
+        if "://" in str(path):
+            return super().load_audio(path, savedir=savedir)
+        return load_audio(str(path), sample_rate=self.sample_rate)
+
+    def tag_file(
+        self,
+        path,
+        top_k=5,
+        threshold=None,
+        hop_seconds=None,
+        aggregate="max",
+        batch_size=8,
+        window_seconds=None,
+    ):
+        """Tag an audio file of any length.
+
+        The file is read with ``speechbrain_ast.audio.load_audio`` (any
+        libsndfile format; downmixed and resampled). A clip no longer than
+        the model input is tagged as one window (padded like in training).
+        Longer audio is cut into windows of the model's length that overlap
+        (hop: half a window by default), the last one aligned to the end of
+        the file so all audio is covered; windows run in batches.
+
+        Clip-level scores aggregate the window scores per class: ``"max"``
+        (default, the usual choice for tagging: an event counts if it is
+        present in any window) or ``"mean"`` (favours sounds that last the
+        whole file).
+
+        Arguments
+        ---------
+        path : str
+            Audio file.
+        top_k : int, optional
+            Labels kept per clip and per window (None: all).
+        threshold : float, optional
+            Keep only labels with at least this score.
+        hop_seconds : float, optional
+            Hop between windows in seconds (default: half a window).
+        aggregate : str
+            ``"max"`` or ``"mean"``.
+        batch_size : int
+            Windows per forward pass.
+        window_seconds : float, optional
+            Window length (default: the model input; see
+            ``window_hop_samples``).
+
+        Returns
+        -------
+        TaggingResult
+            ``labels`` (clip level), ``timeline`` (per window), ``scores``,
+            ``window_scores``.
+
+        Raises
+        ------
+        AudioError
+            The file is missing, empty, not audio or has NaN/Inf samples.
+
+        Example
+        -------
+        >>> tmpdir = getfixture("tmpdir")
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder, noise_file
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(tmpdir))
+        >>> result = tagger.tag_file(noise_file(tmpdir, "noise.wav", 3.0), top_k=2)
+        >>> [(w["start"], w["end"]) for w in result.timeline]
+        [(0.0, 1.295), (0.6475, 1.9425), (1.295, 2.59), (1.705, 3.0)]
+        >>> len(result.labels)
+        2
+        """
+        wav = self.load_audio(path)
+        return self.tag_waveform(
+            wav,
+            top_k=top_k,
+            threshold=threshold,
+            hop_seconds=hop_seconds,
+            aggregate=aggregate,
+            batch_size=batch_size,
+            path=str(path),
+            window_seconds=window_seconds,
+        )
+
+    def tag_waveform(
+        self,
+        wav,
+        top_k=5,
+        threshold=None,
+        hop_seconds=None,
+        aggregate="max",
+        batch_size=8,
+        path="<waveform>",
+        window_seconds=None,
+    ):
+        """Tag a mono waveform of any length (see ``tag_file``).
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            Mono waveform ``[S]`` at ``sample_rate``.
+        top_k, threshold, hop_seconds, aggregate, batch_size
+            As in ``tag_file``.
+        path : str
+            Name stored in the result.
+        window_seconds : float, optional
+            As in ``tag_file``.
+
+        Returns
+        -------
+        TaggingResult
+            Clip-level labels, per-window timeline and scores.
+
+        Example
+        -------
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
+        >>> result = tagger.tag_waveform(torch.randn(800))  # 50 ms: one window
+        >>> result.timeline[0]["start"], result.timeline[0]["end"]
+        (0.0, 0.05)
+        """
+        if aggregate not in AGGREGATIONS:
+            raise ValueError(
+                f"aggregate must be one of {AGGREGATIONS}, got {aggregate!r}"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        wav = torch.as_tensor(wav).float().flatten()
+        if wav.numel() == 0:
+            raise AudioError(f"{path}: contains no samples")
+        rate = self.sample_rate
+        window, hop = self.window_hop_samples(window_seconds, hop_seconds)
+        n_samples = wav.numel()
+        starts = window_starts(n_samples, window, hop)
+
+        if len(starts) == 1:
+            # One (possibly short) window: the features pad it to the model
+            # length as in training; only sub-frame clips need zero samples.
+            clip = wav[:window]
+            one_frame = getattr(
+                self.mods.compute_features, "window_size", MIN_SAMPLES * rate // 16000
+            )
+            if clip.numel() < one_frame:
+                clip = torch.nn.functional.pad(clip, (0, one_frame - clip.numel()))
+            window_scores = self.score_batch(clip.unsqueeze(0))
+        else:
+            chunks = []
+            for first in range(0, len(starts), batch_size):
+                batch = torch.stack(
+                    [wav[s : s + window] for s in starts[first : first + batch_size]]
+                )
+                chunks.append(self.score_batch(batch))
+            window_scores = torch.cat(chunks)
+        window_scores = window_scores.cpu()
+
+        if aggregate == "max":
+            clip_scores = window_scores.max(dim=0).values
+        else:
+            clip_scores = window_scores.mean(dim=0)
+        timeline = [
+            {
+                "start": round(start / rate, 4),
+                "end": round(min(start + window, n_samples) / rate, 4),
+                "labels": self.select(scores, top_k, threshold),
+            }
+            for start, scores in zip(starts, window_scores)
+        ]
+        return TaggingResult(
+            path=path,
+            duration=n_samples / rate,
+            labels=self.select(clip_scores, top_k, threshold),
+            timeline=timeline,
+            scores=clip_scores,
+            window_scores=window_scores,
+        )
+
+    def tag_files(self, paths, errors="raise", **kwargs):
+        """Tag several files (each as ``tag_file``).
+
+        Arguments
+        ---------
+        paths : list of str
+            Audio files.
+        errors : str
+            ``"raise"``: stop at the first unusable file (``AudioError``);
+            ``"return"``: put the ``AudioError`` in that file's place and go on.
+        **kwargs : dict
+            Passed to ``tag_file`` (``top_k``, ``threshold``, ``hop_seconds``,
+            ``aggregate``, ``batch_size``).
+
+        Returns
+        -------
+        list
+            One ``TaggingResult`` (or ``AudioError``) per path, in order.
+
+        Example
+        -------
+        >>> tmpdir = getfixture("tmpdir")
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder, noise_file
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(tmpdir))
+        >>> good = noise_file(tmpdir, "good.wav", 1.0)
+        >>> results = tagger.tag_files([good, "missing.wav"], errors="return")
+        >>> type(results[0]).__name__, str(results[1])
+        ('TaggingResult', 'missing.wav: file not found')
+        """
+        if errors not in ("raise", "return"):
+            raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+        results = []
+        for path in paths:
+            try:
+                results.append(self.tag_file(path, **kwargs))
+            except AudioError as error:
+                if errors == "raise":
+                    raise
+                results.append(error)
+        return results
