@@ -17,6 +17,11 @@ Parameter names follow timm's ViT/DeiT (``patch_embed.proj``, ``cls_token``,
 mlp.fc1,mlp.fc2}``, ``norm``), which are also the names inside the official AST
 checkpoints (``module.v.*``), so weights map by name.
 
+One file for one lobe, as timm's ``vision_transformer.py``: the patch
+embedding, attention, block, patchout and pooling are the encoder's parts,
+and ``speechbrain_ast.model.*`` is what every YAML and saved model folder
+names, so the module is longer than 500 lines rather than split.
+
 Authors
  * speechbrain-ast contributors 2026
 """

@@ -296,3 +296,23 @@ def report(message):
     >>> report("a.wav: file is empty")  # written to stderr
     """
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
+def check_window(tagger, args):
+    """Check ``--window`` / ``--hop`` against the model input (exit 2 if wrong).
+
+    Arguments
+    ---------
+    tagger : AudioTagger
+        The loaded tagger.
+    args : argparse.Namespace
+        Parsed ``tag`` arguments (``window``, ``hop``).
+    """
+    try:
+        tagger.window_hop_samples(args.window, args.hop)
+    except ValueError as error:
+        option = "--hop" if "hop" in str(error) else "--window"
+        text = (
+            str(error).replace("hop_seconds", option).replace("window_seconds", option)
+        )
+        raise CommandError(f"{option}: {text}", EXIT_USAGE) from None

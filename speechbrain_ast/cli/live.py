@@ -20,10 +20,10 @@ from speechbrain_ast.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
+    check_window,
     load_tagger,
     one_line,
 )
-from speechbrain_ast.cli.tag import check_window
 
 # Exit code of a program stopped by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130

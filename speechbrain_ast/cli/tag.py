@@ -19,6 +19,7 @@ from speechbrain_ast.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
+    check_window,
     describe,
     load_tagger,
     non_negative_float,
@@ -353,26 +354,6 @@ def print_tags(result, detection, timeline):
                 f"{event.score:.3f}"
             )
     sys.stdout.flush()
-
-
-def check_window(tagger, args):
-    """Check ``--window`` / ``--hop`` against the model input (exit 2 if wrong).
-
-    Arguments
-    ---------
-    tagger : AudioTagger
-        The loaded tagger.
-    args : argparse.Namespace
-        Parsed ``tag`` arguments (``window``, ``hop``).
-    """
-    try:
-        tagger.window_hop_samples(args.window, args.hop)
-    except ValueError as error:
-        option = "--hop" if "hop" in str(error) else "--window"
-        text = (
-            str(error).replace("hop_seconds", option).replace("window_seconds", option)
-        )
-        raise CommandError(f"{option}: {text}", EXIT_USAGE) from None
 
 
 def event_options(args, labels):

@@ -7,7 +7,10 @@ was skipped) and ``prepare_options.json`` (the arguments, so that a later
 call with the same arguments returns at once). This module holds what they
 share: probing audio files, manifest IDs and listing fingerprints (also used
 by the CustomData and SSL scripts), the up-to-date check, the atomic commit
-of all outputs and the result dict a prepare call returns.
+of all outputs and the result dict a prepare call returns. Over 500 lines
+because each of those pieces is a few small functions with runnable examples;
+splitting them would give every prepare script five imports for one concept
+(writing a prepared ``save_folder``).
 
 Authors
  * speechbrain-ast contributors 2026
