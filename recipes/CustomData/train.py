@@ -45,6 +45,7 @@ from speechbrain_ast.training.distributed import init_distributed
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
+from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.settings import (
     plain_settings,
     read_data_config,
@@ -246,21 +247,20 @@ def derived_schedule(settings, overrides, n_train):
     4
     """
 
-    def value(key):
-        return overrides.get(key, settings.get(key))
-
+    # Read as settings["key"], the form SpeechBrain's YAML/script check sees.
+    settings = {**settings, **overrides}
     derived = {}
-    epochs = value("number_of_epochs")
+    epochs = settings["number_of_epochs"]
     if epochs == "auto":
-        steps_per_epoch = math.ceil(n_train / value("batch_size"))
-        epochs = math.ceil(value("train_steps") / steps_per_epoch)
-        epochs = min(value("max_epochs"), max(value("min_epochs"), epochs))
+        steps_per_epoch = math.ceil(n_train / settings["batch_size"])
+        epochs = math.ceil(settings["train_steps"] / steps_per_epoch)
+        epochs = min(settings["max_epochs"], max(settings["min_epochs"], epochs))
         derived["number_of_epochs"] = epochs
-    start = value("lr_decay_start")
+    start = settings["lr_decay_start"]
     # Weight averaging follows the first halving, wherever that was set.
     milestones = halving_milestones(int(epochs), None if start == "auto" else start)
     for key, milestone in milestones.items():
-        if value(key) == "auto":
+        if settings[key] == "auto":
             derived[key] = milestone
     return derived
 
@@ -304,6 +304,10 @@ if __name__ == "__main__":
     )
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    try:  # SpeechBrain's run-option traps: negative max_grad_norm, str ints
+        run_opts = checked_run_options(run_opts, hparams, hparams.get("cuda_precision"))
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,

@@ -44,6 +44,7 @@ from speechbrain_ast.pretrained.ssl_checkpoint import write_ssl_checkpoint
 from speechbrain_ast.training.distributed import init_distributed
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.reports import plot_run_history
+from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.settings import (
     plain_settings,
     read_data_config,
@@ -321,6 +322,10 @@ if __name__ == "__main__":
     overrides = with_derived_values(settings, overrides, data_config, DERIVED_KEYS)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    try:  # SpeechBrain's run-option traps: negative max_grad_norm, str ints
+        run_opts = checked_run_options(run_opts, hparams, hparams.get("cuda_precision"))
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     # Rewritten with the derived values, so the run can be reproduced.
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],

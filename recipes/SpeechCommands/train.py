@@ -33,6 +33,7 @@ from speechbrain_ast.training.distributed import init_distributed
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
+from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
 
 
@@ -169,6 +170,10 @@ if __name__ == "__main__":
     init_distributed(run_opts)  # SpeechBrain's group, destroyed at exit
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    try:  # SpeechBrain's run-option traps: negative max_grad_norm, str ints
+        run_opts = checked_run_options(run_opts, hparams, hparams.get("cuda_precision"))
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
