@@ -6,8 +6,7 @@ same clips, batch 12, mixup 0.6, SpecAugment 48/48, the official noise and
 time roll, lr 2.5e-4, randomly initialised, ``--steps`` optimizer steps
 (200), one torch thread, runs alternated (ours, official, ours, official).
 Reported per run: clips/s and the median step over the training steps
-(validation excluded), and the mean training loss of the last 50 steps. The
-first round also runs our recipe without its CPU denormal flush.
+(validation excluded), and the mean training loss of the last 50 steps.
 
 The official code is **not** in this repository: ``--official`` names a
 checkout of its public repository (github.com/YuanGongND/ast). It runs
@@ -209,20 +208,14 @@ def run_official(official, train_json, valid_json, labels, n_class, steps):
     return clock.report()
 
 
-def run_ours(data, out, steps, flush=True):
-    """Our Speech Commands recipe in this process (same settings); return its report.
-
-    ``flush=False`` keeps denormal floats (the recipe flushes them on CPU), to
-    measure what flushing is worth.
-    """
+def run_ours(data, out, steps):
+    """Our Speech Commands recipe in this process (same settings); return its report."""
     import runpy
 
     import speechbrain as sb
     import torch
 
     torch.set_num_threads(1)
-    if not flush:
-        torch.set_flush_denormal = lambda mode: False
     clock = StepClock(steps)
     fit_batch, fit_train = sb.Brain.fit_batch, sb.Brain._fit_train
 
@@ -259,9 +252,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument(
-        "--only", choices=["official", "ours", "ours-noflush"], help=argparse.SUPPRESS
-    )
+    parser.add_argument("--only", choices=["official", "ours"], help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -272,16 +263,14 @@ def main(argv=None):
             lists = write_official_lists(args.data, folder)
             report = run_official(args.official, *lists, args.steps)
         else:
-            report = run_ours(args.data, folder, args.steps, args.only == "ours")
+            report = run_ours(args.data, folder, args.steps)
         with open(os.path.join(folder, "report.json"), "w", encoding="utf-8") as handle:
             json.dump(report, handle)
         return 0
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
     reports = []
-    order = [("ours", "official")] * args.rounds
-    order[0] = ("ours", "official", "ours-noflush")  # once: what flushing is worth
-    for round_index, loops in enumerate(order):
-        for loop in loops:
+    for round_index in range(args.rounds):
+        for loop in ("ours", "official"):
             tag = f"{loop}{round_index + 1}"
             command = [sys.executable, __file__, "--official", args.official, "--data",
                        args.data, "--out", args.out, "--steps", str(args.steps),

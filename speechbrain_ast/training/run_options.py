@@ -15,12 +15,6 @@ Three traps of speechbrain 1.1.2's run options, closed here:
   and neither the command line nor the YAML's ``precision`` chose one; CPU
   runs stay fp32.
 
-And one CPU speed trap: on CPU, float32 values that decay towards zero
-(denormals) make every operation on them many times slower; a training
-step was measured growing from 0.87 to about 1.0 s over 200 steps, flat
-with flushing. CPU runs flush denormals to zero (``torch.set_flush_denormal``),
-which changes no value above 1.2e-38.
-
 Authors
  * speechbrain-ast contributors 2026
 """
@@ -46,8 +40,6 @@ def _declared_type(annotation):
 
 def checked_run_options(run_opts, hparams, cuda_precision=None):
     """Cast numeric run options, refuse a negative ``max_grad_norm``, set the precision.
-
-    On CPU it also flushes denormal floats to zero.
 
     Arguments
     ---------
@@ -113,8 +105,6 @@ def checked_run_options(run_opts, hparams, cuda_precision=None):
     on_cuda = torch.cuda.is_available() and (
         device is None or str(device).startswith("cuda")
     )
-    if not on_cuda:
-        torch.set_flush_denormal(True)
     if (
         cuda_precision
         and on_cuda
