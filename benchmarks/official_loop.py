@@ -22,9 +22,9 @@ unchanged except for what is patched here at run time, for today's stack:
 
 Usage (speech_commands_v0.02 layout, e.g. from shared/tools/make_layouts.py)::
 
-    git clone https://github.com/YuanGongND/ast /tmp/official-ast
-    python benchmarks/official_loop.py --official /tmp/official-ast \\
-        --data /tmp/layouts/speech_commands_v0.02 --out results/official_loop
+    git clone https://github.com/YuanGongND/ast official-ast
+    python benchmarks/official_loop.py --official official-ast \\
+        --data layouts/speech_commands_v0.02 --out results/official_loop
 
 Authors
  * speechbrain-ast contributors 2026
