@@ -99,6 +99,7 @@ def world_size():
 
 
 def _rank():
+    """This process's rank (0 outside DDP)."""
     if world_size() > 1:
         return torch.distributed.get_rank()
     return 0
@@ -228,6 +229,7 @@ def _recording_excepthook(previous):
     """An excepthook that writes the error for torchrun, then calls ``previous``."""
 
     def hook(kind, value, trace):
+        """Record the failure (and the error for torchrun), then report it as before."""
         _FAILED.append(kind)
         path = os.environ.get("TORCHELASTIC_ERROR_FILE")
         if path:
