@@ -292,8 +292,16 @@ def _intra_epoch_checkpoint(save_folder):
     return None
 
 
+# Not in `make test` yet: on a clean-clone CI run (2 cores, load 2-3) the
+# restarted attempt hung once, both new ranks waiting in ProcessGroupGloo's
+# creation (init_process_group) until the test's timeout; it passed the other
+# 3 times it ran. Opt in with SPEECHBRAIN_AST_ELASTIC_TEST=1.
 @needs_gloo
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+@pytest.mark.skipif(
+    os.environ.get("SPEECHBRAIN_AST_ELASTIC_TEST") != "1",
+    reason="restarted gloo attempts can hang in init_process_group (see comment)",
+)
 def test_elastic_restart_after_sigkill_of_one_rank_resumes_to_the_same_results(
     samples, tmp_path
 ):
