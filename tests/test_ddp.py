@@ -16,7 +16,7 @@ writes the manifests, logs, reports and model folder. The same holds for two
 torchrun agents joined by a c10d rendezvous (two "nodes" on this machine), and
 for a job whose rank is SIGKILLed mid-epoch and restarted by torchrun
 (``--max-restarts 1``): it resumes from its last checkpoint and ends with an
-uninterrupted run's results and weights. A rank that fails ends the job
+uninterrupted run's results and weights (opt-in, see the test). A rank that fails ends the job
 promptly, non-zero, with that rank's message. Also checked without processes:
 SpeechBrain's ``DistributedSamplerWrapper`` (what ``Brain`` wraps a balanced
 sampler with under DDP) gives each rank a disjoint part of one weighted stream.
