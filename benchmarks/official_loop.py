@@ -34,6 +34,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,8 +68,11 @@ class StepClock:
             )
             if a == b
         ]
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "steps": min(len(self.starts), self.limit),
+            "minor_faults": usage.ru_minflt,
+            "system_s": usage.ru_stime,
             "clips_per_s": BATCH * len(intervals) / sum(intervals),
             "median_step_ms": 1000 * statistics.median(intervals),
             "loss_last_50": statistics.mean(self.losses[-50:]),

@@ -41,6 +41,7 @@ from ssl_prepare import prepare_ssl_data
 
 from speechbrain_ast.audio import AudioError, checked_mono, unreadable
 from speechbrain_ast.pretrained.ssl_checkpoint import write_ssl_checkpoint
+from speechbrain_ast.training.cpu_memory import keep_freed_memory
 from speechbrain_ast.training.distributed import init_distributed
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.reports import plot_run_history
@@ -326,6 +327,7 @@ if __name__ == "__main__":
         run_opts = checked_run_options(run_opts, hparams, hparams.get("cuda_precision"))
     except ValueError as error:
         sys.exit(f"error: {error}")
+    keep_freed_memory(run_opts.device)  # no page faults per CPU step
     # Rewritten with the derived values, so the run can be reproduced.
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],

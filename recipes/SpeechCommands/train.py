@@ -23,6 +23,7 @@ from sc_prepare import prepare_speech_commands
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_ast.training.clip_cache import CachedClipLoader
+from speechbrain_ast.training.cpu_memory import keep_freed_memory
 from speechbrain_ast.training.dataio import (
     check_manifest_labels,
     load_training_clip,
@@ -174,6 +175,7 @@ if __name__ == "__main__":
         run_opts = checked_run_options(run_opts, hparams, hparams.get("cuda_precision"))
     except ValueError as error:
         sys.exit(f"error: {error}")
+    keep_freed_memory(run_opts.device)  # no page faults per CPU step
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
