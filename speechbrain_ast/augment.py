@@ -113,7 +113,28 @@ def _valid_mask(lengths, batch, total, device):
     return n_valid, valid
 
 
-def mixup_waveforms(wavs, lengths, targets, prob, alpha=10.0, generator=None):
+def _centred_partners(partners, batch, total, device):
+    """Outside partners, centred over their own samples and cut or padded to ``total``."""
+    partner_wavs, partner_lengths, partner_targets = partners
+    if partner_wavs.ndim != 2 or partner_wavs.shape[0] != batch:
+        raise ValueError(
+            f"expected {batch} partner waveforms [batch, samples], got "
+            f"{list(partner_wavs.shape)}"
+        )
+    n_partner, partner_valid = _valid_mask(
+        partner_lengths, batch, partner_wavs.shape[1], device
+    )
+    work = partner_wavs.to(device).float()
+    centred = (work - (work * partner_valid).sum(1, keepdim=True)
+               / n_partner.clamp_min(1)[:, None]) * partner_valid  # fmt: skip
+    if centred.shape[1] >= total:
+        centred = centred[:, :total]
+    else:
+        centred = torch.nn.functional.pad(centred, (0, total - centred.shape[1]))
+    return centred, partner_targets.to(device)
+
+
+def mixup_waveforms(wavs, lengths, targets, prob, alpha=10.0, generator=None, partners=None):
     """Waveform mixup of the official AST loader, for a whole padded batch.
 
     For each clip ``i``, with probability ``prob``: draw a partner ``j``
@@ -133,6 +154,10 @@ def mixup_waveforms(wavs, lengths, targets, prob, alpha=10.0, generator=None):
     Clips that are not mixed are returned unchanged (same values, no
     centring), and every clip keeps its own length. Padding stays 0.
 
+    ``partners`` gives the official form instead: clip ``i``'s partner is
+    ``partners[i]``, drawn by the caller uniformly over the whole training
+    set (:class:`speechbrain_ast.training.mixup_partners.DatasetPartners`).
+
     Arguments
     ---------
     wavs : torch.Tensor
@@ -148,7 +173,11 @@ def mixup_waveforms(wavs, lengths, targets, prob, alpha=10.0, generator=None):
     generator : torch.Generator, optional
         Random generator on the batch's device (global RNG when None). The
         draws are, in order: the mix decisions ``[B]``, the partner offsets
-        ``[B]`` (none when B = 1), then ``lam`` (``sample_beta``).
+        ``[B]`` (none when B = 1 or with ``partners``), then ``lam``
+        (``sample_beta``).
+    partners : tuple, optional
+        ``(wavs [B, S'], lengths [B] or None, targets [B, C])``: one partner
+        per clip, from outside the batch. None: partners from the batch.
 
     Returns
     -------
@@ -189,7 +218,7 @@ def mixup_waveforms(wavs, lengths, targets, prob, alpha=10.0, generator=None):
 
     device = wavs.device
     do_mix = torch.rand(batch, generator=generator, device=device) < prob
-    if batch > 1:  # uniform over the other clips: i + U{1..B-1} mod B
+    if partners is None and batch > 1:  # uniform over the other clips: i + U{1..B-1} mod B
         offset = torch.randint(1, batch, (batch,), generator=generator, device=device)
         partner = torch.remainder(torch.arange(batch, device=device) + offset, batch)
     else:
@@ -200,15 +229,20 @@ def mixup_waveforms(wavs, lengths, targets, prob, alpha=10.0, generator=None):
     denom = n_valid.clamp_min(1)[:, None]
     work = wavs.float()
     centred = (work - (work * valid).sum(1, keepdim=True) / denom) * valid
+    if partners is None:
+        partner_centred, partner_targets = centred[partner], targets[partner]
+    else:
+        partner_centred, partner_targets = _centred_partners(partners, batch, total, device)
+        partner_targets = partner_targets.to(targets.dtype)
     lam_w = lam[:, None]
-    # centred[partner] is zero past the partner's end (zero padding); the
-    # mask cuts it at the first clip's end.
-    mixed = (lam_w * centred + (1.0 - lam_w) * centred[partner]) * valid
+    # The partner is zero past its own end (zero padding); the mask cuts it
+    # at the first clip's end.
+    mixed = (lam_w * centred + (1.0 - lam_w) * partner_centred) * valid
     mixed = (mixed - mixed.sum(1, keepdim=True) / denom) * valid
     mixed_wavs = torch.where(do_mix[:, None], mixed.to(wavs.dtype), wavs)
 
     lam_t = lam.to(targets.dtype)[:, None]
-    mixed_targets = lam_t * targets + (1.0 - lam_t) * targets[partner]
+    mixed_targets = lam_t * targets + (1.0 - lam_t) * partner_targets
     mixed_targets = torch.where(do_mix[:, None], mixed_targets, targets)
     return mixed_wavs, lengths, mixed_targets
 

@@ -15,8 +15,9 @@ Authors
 """
 
 import bisect
+import math
 
-__all__ = ["OfficialLRSchedule", "halving_milestones"]
+__all__ = ["OfficialLRSchedule", "fit_warmup_to_run", "halving_milestones"]
 
 
 class OfficialLRSchedule:
@@ -29,7 +30,8 @@ class OfficialLRSchedule:
     (global step ``s <= warmup_steps``) that value is multiplied by
     ``(s // warmup_every) * warmup_every / warmup_steps``: with the official
     ``warmup_every=50`` the factor changes every 50 steps and is 0 for steps
-    0-49; ``warmup_every=1`` gives a smooth ramp.
+    0-49; ``warmup_every=1`` gives a smooth ramp that starts above 0,
+    ``(s + 1) / warmup_steps``, so no step trains at learning rate 0.
 
     The official warm-up sets ``step / 1000 * lr0``, independent of the
     epoch, and ``MultiStepLR`` multiplies the *current* lr at milestones. Both
@@ -132,12 +134,15 @@ class OfficialLRSchedule:
         -------
         float
             ``(step // warmup_every) * warmup_every / warmup_steps`` during
-            warm-up, else 1.
+            warm-up (``(step + 1) / warmup_steps`` for the smooth ramp,
+            ``warmup_every=1``), else 1.
         """
         if self.warmup_steps == 0 or step >= self.warmup_steps:
             return 1.0
         if step < 0:
             raise ValueError(f"step must be non-negative, got {step}")
+        if self.warmup_every == 1:
+            return (step + 1) / self.warmup_steps
         return (step // self.warmup_every) * self.warmup_every / self.warmup_steps
 
     def lr_at(self, epoch, step=None):
@@ -227,3 +232,75 @@ def halving_milestones(epochs, decay_start=None):
         "lr_decay_step": max(1, epochs // 6),
         "wa_start": min(epochs, start + 1),
     }
+
+
+def fit_warmup_to_run(warmup_steps, warmup_every, total_steps, steps_per_epoch,
+                      share=0.1, max_steps=300):
+    """A warm-up that fits the run: never a whole epoch at learning rate 0.
+
+    The official stepped warm-up (300 or 1000 steps, the lr updated every 50)
+    is right for AudioSet's 1,733+ steps per epoch; on 200 clips (14 steps an
+    epoch) its first 50 steps, three and a half epochs, train at lr 0. Here:
+
+    * ``"auto"``: ``share`` of the run's optimizer steps, at most
+      ``max_steps``, as a smooth ramp;
+    * a warm-up as long as the run or longer: shortened to ``share`` of it,
+      smooth;
+    * a stepped warm-up whose first block (``warmup_every`` steps at lr 0)
+      lasts an epoch or more: made smooth, same length.
+
+    Arguments
+    ---------
+    warmup_steps : int or str
+        Warm-up length in optimizer steps, or ``"auto"``.
+    warmup_every : int
+        The warm-up lr is updated every this many steps (1: smooth).
+    total_steps : int
+        Optimizer steps of the whole run.
+    steps_per_epoch : int
+        Optimizer steps of one epoch.
+    share : float
+        Share of the run an ``auto`` or shortened warm-up takes.
+    max_steps : int
+        Longest ``auto`` warm-up.
+
+    Returns
+    -------
+    warmup_steps : int
+        The warm-up to use.
+    warmup_every : int
+        Its update interval.
+    note : str or None
+        What was changed and why (None when nothing was).
+
+    Example
+    -------
+    >>> fit_warmup_to_run("auto", 1, total_steps=3000, steps_per_epoch=100)
+    (300, 1, None)
+    >>> fit_warmup_to_run("auto", 1, total_steps=140, steps_per_epoch=14)
+    (14, 1, None)
+    >>> fit_warmup_to_run(300, 50, total_steps=140, steps_per_epoch=14)[:2]
+    (14, 1)
+    >>> fit_warmup_to_run(1000, 50, total_steps=100000, steps_per_epoch=1733)
+    (1000, 50, None)
+    """
+    total_steps, steps_per_epoch = max(1, int(total_steps)), max(1, int(steps_per_epoch))
+    scaled = max(1, math.ceil(share * total_steps))
+    if warmup_steps == "auto":
+        return min(int(max_steps), scaled), 1, None
+    warmup_steps, warmup_every = int(warmup_steps), int(warmup_every)
+    if warmup_steps <= 0:
+        return 0, warmup_every, None
+    if warmup_steps >= total_steps:
+        return scaled, 1, (
+            f"warm-up of {warmup_steps} steps is as long as the whole run "
+            f"({total_steps} steps): shortened to {scaled} steps "
+            f"({share:.0%} of the run), a smooth ramp"
+        )
+    if warmup_every > 1 and warmup_every >= steps_per_epoch:
+        return warmup_steps, 1, (
+            f"a warm-up updated every {warmup_every} steps trains its first "
+            f"{warmup_every} steps at lr 0, more than an epoch of "
+            f"{steps_per_epoch} steps: made a smooth ramp"
+        )
+    return warmup_steps, warmup_every, None

@@ -71,6 +71,52 @@ def test_mixup_partner_uniform_over_other_clips():
     assert float(off.min()) > 70 and float(off.max()) < 130  # ~100 each
 
 
+def test_mixup_with_dataset_partners_matches_hand_formula():
+    """The official form: clip i mixed with partners[i], cut or padded to clip i."""
+    torch.manual_seed(2)
+    wavs = torch.randn(3, 300) + 0.2
+    lens = torch.tensor([1.0, 0.5, 0.8])
+    n_valid = torch.round(lens * 300).long()
+    for i in range(3):
+        wavs[i, n_valid[i] :] = 0.0
+    partner_wavs = torch.randn(3, 500) - 0.4
+    partner_lens = torch.tensor([1.0, 0.2, 0.6])
+    partner_valid = torch.round(partner_lens * 500).long()
+    for i in range(3):
+        partner_wavs[i, partner_valid[i] :] = 0.0
+    targets, partner_targets = torch.eye(4)[:3], torch.eye(4)[[3, 3, 0]]
+    out, _, out_t = mixup_waveforms(
+        wavs, lens, targets, prob=1.0, generator=torch.Generator().manual_seed(0),
+        partners=(partner_wavs, partner_lens, partner_targets),
+    )  # fmt: skip
+    for i in range(3):
+        n, m = int(n_valid[i]), int(partner_valid[i])
+        lam = float(out_t[i, i])  # no partner shares clip i's class
+        torch.testing.assert_close(out_t[i].sum(), torch.tensor(1.0))
+        partner = torch.zeros(n)
+        partner[: min(n, m)] = _centred(partner_wavs[i, :m])[: min(n, m)]
+        expected = _centred(lam * _centred(wavs[i, :n]) + (1 - lam) * partner)
+        torch.testing.assert_close(out[i, :n], expected, atol=1e-5, rtol=0)
+        assert torch.all(out[i, n:] == 0)
+
+
+def test_dataset_partners_are_uniform_over_the_whole_set():
+    from speechbrain_ast.training.mixup_partners import DatasetPartners, mixup_partners
+
+    data = [{"sig": torch.full((10 + n,), float(n)), "targets": torch.eye(5)[n]} for n in range(5)]
+    draw = DatasetPartners(data, seed=1)
+    counts = torch.zeros(5)
+    for _ in range(200):
+        _, lengths, targets = draw(10, "cpu")
+        counts += targets.sum(0)
+    assert counts.sum() == 2000
+    assert torch.all((counts - 400).abs() < 60), counts  # ~4.4 standard deviations
+    with pytest.raises(TypeError, match="map-style"):
+        mixup_partners("dataset", iter(data))
+    with pytest.raises(ValueError, match="empty"):
+        mixup_partners("dataset", [])
+
+
 def test_mixup_single_clip_batch():
     wav = torch.randn(1, 50) + 1.0
     out, _, out_t = mixup_waveforms(wav, None, torch.tensor([[0.0, 1.0]]), 1.0)

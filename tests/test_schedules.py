@@ -77,8 +77,9 @@ def test_official_warmup_every_50_steps():
     assert sched.lr_at(1, 1000) == sched.lr_at(1, 123456) == pytest.approx(1e-4)
     assert sched.lr_at(3, 200000) == pytest.approx(5e-5)  # warm-up over
     smooth = OfficialLRSchedule(1e-4, 2, 1, 0.5, warmup_steps=1000, warmup_every=1)
-    assert smooth.lr_at(1, 1) == pytest.approx(1e-7)
-    assert smooth.lr_at(1, 999) == pytest.approx(9.99e-5)
+    assert smooth.lr_at(1, 0) == pytest.approx(1e-7)  # never 0
+    assert smooth.lr_at(1, 1) == pytest.approx(2e-7)
+    assert smooth.lr_at(1, 999) == pytest.approx(1e-4)
     none = OfficialLRSchedule(1e-4, 2, 1, 0.5)
     assert none.lr_at(1, 0) == 1e-4
 

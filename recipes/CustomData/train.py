@@ -33,7 +33,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_ast.schedules import halving_milestones
+from speechbrain_ast.schedules import fit_warmup_to_run, halving_milestones
 from speechbrain_ast.training.clip_cache import CachedClipLoader
 from speechbrain_ast.training.cpu_memory import keep_freed_memory
 from speechbrain_ast.training.dataio import (
@@ -42,10 +42,12 @@ from speechbrain_ast.training.dataio import (
     read_classes,
     targets_from_labels,
 )
-from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.distributed import init_distributed, world_size
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
+from speechbrain_ast.training.mixup_partners import mixup_partners
+from speechbrain_ast.training.progress import ProgressClock, RunPlan
 from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.settings import (
     plain_settings,
@@ -82,7 +84,10 @@ class CustomDataBrain(ShardedEvaluationBrain):
         wavs, lens = batch.sig
         targets = batch.targets.data
         if stage == sb.Stage.TRAIN:
-            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets)
+            # Partners from the batch, or drawn from the whole training set.
+            draw = getattr(self, "mixup_partners", None)
+            partners = draw(len(wavs), self.device) if draw else None
+            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets, partners=partners)
         feats = self.modules.compute_features(wavs, lens)
         if stage == sb.Stage.TRAIN:
             feats = self.modules.spec_augment(feats)
@@ -122,6 +127,10 @@ class CustomDataBrain(ShardedEvaluationBrain):
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         """Account the step time (data-wait is the gap to the next step)."""
         self.step_timer.step_end()
+        if should_step and hasattr(self, "progress"):
+            estimate = self.progress.step_done()
+            if estimate and sb.utils.distributed.if_main_process():
+                logger.info(estimate)
 
     def on_stage_start(self, stage, epoch=None):
         """Fresh score accumulator and step timer."""
@@ -162,6 +171,8 @@ class CustomDataBrain(ShardedEvaluationBrain):
                 max_keys=[self.main_metric],
                 num_to_keep=self.hparams.keep_checkpoints,
             )
+            if hasattr(self, "progress") and sb.utils.distributed.if_main_process():
+                logger.info(self.progress.epoch_done(epoch))
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
@@ -266,6 +277,84 @@ def derived_schedule(settings, overrides, n_train):
     return derived
 
 
+def derived_warmup(settings, overrides, n_train):
+    """A warm-up fitted to the run's length (``warmup_steps: auto`` or too long).
+
+    Arguments
+    ---------
+    settings : dict
+        The YAML's top-level values.
+    overrides : dict
+        Command-line, data-derived and schedule values (they win).
+    n_train : int
+        Training clips.
+
+    Returns
+    -------
+    dict
+        ``warmup_steps`` and ``warmup_every`` when they change.
+    str or None
+        Why they changed (None: as configured, or ``auto``).
+
+    Example
+    -------
+    >>> settings = {"batch_size": 12, "warmup_steps": 300, "warmup_every": 50,
+    ...     "max_warmup_steps": 300, "number_of_epochs": 10}
+    >>> derived_warmup(settings, {}, 168)[0]
+    {'warmup_steps': 14, 'warmup_every': 1}
+    """
+    settings = {**settings, **overrides}
+    steps_per_epoch = math.ceil(n_train / (settings["batch_size"] * world_size()))
+    total = int(settings["number_of_epochs"]) * steps_per_epoch
+    warmup_steps, warmup_every, note = fit_warmup_to_run(
+        settings["warmup_steps"],
+        settings["warmup_every"],
+        total,
+        steps_per_epoch,
+        max_steps=settings["max_warmup_steps"],
+    )
+    derived = {}
+    if warmup_steps != settings["warmup_steps"]:
+        derived["warmup_steps"] = warmup_steps
+    if warmup_every != settings["warmup_every"]:
+        derived["warmup_every"] = warmup_every
+    return derived, note
+
+
+def run_plan(hparams, n_train, notes):
+    """The :class:`RunPlan` of a loaded recipe, for the log and the clock.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded YAML.
+    n_train : int
+        Training clips.
+    notes : list of str
+        Changes made to the configured schedule.
+
+    Returns
+    -------
+    RunPlan
+        Epochs, steps, warm-up, decay epochs and weight averaging.
+    """
+    schedule = hparams["lr_schedule"]
+    epochs = int(hparams["number_of_epochs"])
+    return RunPlan(
+        epochs=epochs,
+        steps_per_epoch=math.ceil(n_train / (hparams["batch_size"] * world_size())),
+        lr=schedule.lr,
+        warmup_steps=schedule.warmup_steps,
+        warmup_every=schedule.warmup_every,
+        decay_epochs=[m for m in schedule.milestones if 1 <= m < epochs],
+        decay=schedule.decay,
+        wa_epochs=(hparams["wa_start"], hparams["wa_end"])
+        if hparams["weight_averaging"]
+        else None,
+        notes=[note for note in notes if note],
+    )
+
+
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     overrides = yaml.safe_load(overrides) or {}
@@ -300,9 +389,10 @@ if __name__ == "__main__":
         os.path.join(settings["save_folder"], "data_config.yaml")
     )
     overrides = with_derived_values(settings, overrides, data_config, DERIVED_KEYS)
-    overrides.update(
-        derived_schedule(settings, overrides, data_config["clips"]["train"])
-    )
+    n_train = data_config["clips"]["train"]
+    overrides.update(derived_schedule(settings, overrides, n_train))
+    warmup, warmup_note = derived_warmup(settings, overrides, n_train)
+    overrides.update(warmup)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     try:  # SpeechBrain's run-option traps: negative max_grad_norm, str ints
@@ -329,6 +419,15 @@ if __name__ == "__main__":
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
+    brain.mixup_partners = mixup_partners(
+        hparams["mixup_partner"] if hparams["mixup_prob"] > 0 else "batch",
+        datasets["train"],
+        hparams["seed"],
+    )
+    plan = run_plan(hparams, n_train, [warmup_note])
+    if sb.utils.distributed.if_main_process():
+        logger.info(plan.describe())
+    brain.progress = ProgressClock(plan)
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],

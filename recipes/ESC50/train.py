@@ -42,6 +42,7 @@ from speechbrain_ast.training.distributed import (
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
+from speechbrain_ast.training.mixup_partners import mixup_partners
 from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
 
@@ -72,7 +73,10 @@ class ESC50Brain(ShardedEvaluationBrain):
         wavs, lens = batch.sig
         targets = batch.targets.data
         if stage == sb.Stage.TRAIN:
-            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets)
+            # Partners from the batch, or drawn from the whole training set.
+            draw = getattr(self, "mixup_partners", None)
+            partners = draw(len(wavs), self.device) if draw else None
+            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets, partners=partners)
         feats = self.modules.compute_features(wavs, lens)
         if stage == sb.Stage.TRAIN:
             feats = self.modules.spec_augment(feats)
@@ -252,6 +256,11 @@ if __name__ == "__main__":
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
         monitor_set=datasets["test"] if hparams["monitor_test"] else None,
+    )
+    brain.mixup_partners = mixup_partners(
+        hparams["mixup_partner"] if hparams["mixup_prob"] > 0 else "batch",
+        datasets["train"],
+        hparams["seed"],
     )
     brain.fit(
         brain.hparams.epoch_counter,

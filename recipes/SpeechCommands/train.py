@@ -34,6 +34,7 @@ from speechbrain_ast.training.distributed import init_distributed
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
+from speechbrain_ast.training.mixup_partners import mixup_partners
 from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
 
@@ -52,7 +53,10 @@ class SpeechCommandsBrain(ShardedEvaluationBrain):
         wavs, lens = batch.sig
         targets = batch.targets.data
         if stage == sb.Stage.TRAIN:
-            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets)
+            # Partners from the batch, or drawn from the whole training set.
+            draw = getattr(self, "mixup_partners", None)
+            partners = draw(len(wavs), self.device) if draw else None
+            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets, partners=partners)
         feats = self.modules.compute_features(wavs, lens)
         if stage == sb.Stage.TRAIN:
             feats = self.modules.spec_augment(feats)
@@ -202,6 +206,11 @@ if __name__ == "__main__":
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
+    )
+    brain.mixup_partners = mixup_partners(
+        hparams["mixup_partner"] if hparams["mixup_prob"] > 0 else "batch",
+        datasets["train"],
+        hparams["seed"],
     )
     brain.fit(
         brain.hparams.epoch_counter,

@@ -16,11 +16,23 @@ not connect; measured here). The exception is written to torchrun's error
 file instead, so the job's failure summary names the rank and its message
 rather than only an exit code.
 
+Restarted attempts (``torchrun --max-restarts``) get a store of their own.
+torchrun's c10d rendezvous shares one TCP store, created at the first
+rendezvous, with every later attempt (``TORCHELASTIC_USE_AGENT_STORE``), and
+``init_process_group`` writes its keys there under the same names each time.
+A restarted rank could read the gloo address a rank of the *previous*
+attempt had published before the new peer overwrote it, and connect to a
+dead process: "Connection refused", or a hang in ``ProcessGroupGloo``'s
+creation (both seen in ``tests/test_ddp.py``'s restart test). The group is
+built on a ``PrefixStore`` named after ``TORCHELASTIC_RESTART_COUNT``, so
+each attempt sees only its own keys.
+
 Authors
  * speechbrain-ast contributors 2026
 """
 
 import atexit
+import datetime
 import json
 import os
 import sys
@@ -33,6 +45,7 @@ import torch
 __all__ = [
     "EvaluationShardSampler",
     "all_reduce_mean",
+    "attempt_store",
     "close_distributed",
     "gather_tagging_stats",
     "init_distributed",
@@ -59,12 +72,62 @@ def init_distributed(run_opts):
     >>> init_distributed({"distributed_backend": "gloo"})  # no torchrun here
     False
     """
-    sb.utils.distributed.ddp_init_group(run_opts)
+    store = attempt_store()
+    if store is None:
+        sb.utils.distributed.ddp_init_group(run_opts)
+    else:  # SpeechBrain's checks and init, on this attempt's own store
+        init_process_group = torch.distributed.init_process_group
+
+        def on_attempt_store(*args, **kwargs):
+            kwargs.setdefault("store", store)
+            kwargs.setdefault("world_size", int(os.environ["WORLD_SIZE"]))
+            return init_process_group(*args, **kwargs)
+
+        torch.distributed.init_process_group = on_attempt_store
+        try:
+            sb.utils.distributed.ddp_init_group(run_opts)
+        finally:
+            torch.distributed.init_process_group = init_process_group
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
         return False
     sys.excepthook = _recording_excepthook(sys.excepthook)
     atexit.register(close_distributed)
     return True
+
+
+def attempt_store(timeout_s=7200):
+    """This restart attempt's part of torchrun's shared store (None if not shared).
+
+    Arguments
+    ---------
+    timeout_s : float
+        Store timeout (SpeechBrain's process-group timeout).
+
+    Returns
+    -------
+    torch.distributed.PrefixStore or None
+        A client of the agent's store, prefixed with the attempt number;
+        None outside torchrun or when its agent store is not shared.
+
+    Example
+    -------
+    >>> attempt_store() is None  # not launched by torchrun
+    True
+    """
+    needed = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or not all(
+        name in os.environ for name in needed
+    ):
+        return None
+    client = torch.distributed.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        int(os.environ["WORLD_SIZE"]),
+        is_master=False,
+        timeout=datetime.timedelta(seconds=timeout_s),
+    )
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return torch.distributed.PrefixStore(f"speechbrain_ast/attempt_{attempt}", client)
 
 
 _FAILED = []  # set by the excepthook: this process ends with an error
