@@ -12,6 +12,15 @@ Two inputs are accepted as ``data_folder``:
   ``test``) fixes the split; an optional ``group`` column (a speaker, a
   recording session, a source file) keeps clips of one group in one split.
 
+Clips without a ``group`` get one from their file name (``group_regex``,
+default ``auto``: ESC-50, UrbanSound8K and Speech Commands names, and
+``<name>_<n>`` slices and takes; see
+:mod:`speechbrain_ast.training.recording_groups`), so that sibling slices of
+one recording never land in training and test. Every preparation logs the
+split (clips, groups and classes per split) and a leakage report (held-out
+clips sharing a group, or their content, with training clips), and writes it
+to ``leakage.json``.
+
 Clips that cannot be used are skipped and listed with the reason in
 ``skipped.txt``: unreadable, empty, too short for one 25 ms analysis window,
 containing NaN, or silent (peak below ``silence_threshold``). A class left
@@ -21,7 +30,7 @@ that names the file, before anything is written.
 
 Outputs in ``save_folder`` (written together, so a failure keeps the
 previous ones): ``train.csv``, ``valid.csv``, ``test.csv`` (columns
-``ID,duration,wav,labels``), ``classes.txt``, ``skipped.txt`` (only when
+``ID,duration,wav,labels,group``), ``classes.txt``, ``leakage.json``, ``skipped.txt`` (only when
 something was skipped), ``prepare_options.json`` and ``data_config.yaml``:
 the values derived from the data (``n_classes``, ``multi_label``,
 ``n_frames``, ``timem``, ``time_roll``, ``norm_mean``, ``norm_std``) that the recipe
@@ -39,6 +48,7 @@ Authors
 import collections
 import csv
 import hashlib
+import json
 import logging
 import math
 import os
@@ -54,16 +64,24 @@ from speechbrain_ast.features import KaldiFbank, clip_norm_stats
 from speechbrain_ast.files import atomic_write
 from speechbrain_ast.training import clip_checks, preparation as prepare_utils
 from speechbrain_ast.training.dataio import LABEL_SEPARATOR
+from speechbrain_ast.training.recording_groups import assign_groups
 from speechbrain_ast.training.settings import read_data_config
+from speechbrain_ast.training.split_report import (
+    leakage_report,
+    log_leakage,
+    split_summary,
+    write_leakage,
+)
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "data_config.yaml"
+LEAKAGE_FILE = "leakage.json"
 SPLIT_NAMES = ("train", "valid", "test")
 SAMPLE_RATE = 16000
 MIN_FRAMES = 16  # one patch
 # Bump when the outputs change meaning, so old outputs are rebuilt.
-FORMAT_VERSION = 2  # 2: time_roll in data_config.yaml
+FORMAT_VERSION = 3  # 2: time_roll in data_config.yaml; 3: groups, leakage.json
 
 
 def prepare_custom_data(
@@ -75,6 +93,8 @@ def prepare_custom_data(
     max_frames=1024,
     frames_quantile=0.95,
     silence_threshold=1e-4,
+    group_regex="auto",
+    check_leakage=True,
     skip_prep=False,
 ):
     """Write manifests, classes and the data-derived settings of a dataset.
@@ -97,6 +117,14 @@ def prepare_custom_data(
         The input length covers this quantile of the clip durations.
     silence_threshold : float
         Clips whose peak amplitude is below it are skipped as silent.
+    group_regex : str
+        How clips without a ``group`` get one from their file name: ``auto``
+        (the common naming conventions,
+        :mod:`speechbrain_ast.training.recording_groups`), ``none`` (one group
+        per file) or a regular expression with a ``group`` named group.
+    check_leakage : bool
+        Fingerprint the clips to find held-out near-duplicates of training
+        clips (the shared-group count is always reported).
     skip_prep : bool
         Do nothing (the outputs exist already).
 
@@ -119,7 +147,9 @@ def prepare_custom_data(
     >>> result["status"], result["counts"]["train"], result["config"]["n_classes"]
     ('prepared', 2, 2)
     """
-    outputs = prepare_utils.output_paths(save_folder, {"config": CONFIG_FILE})
+    outputs = prepare_utils.output_paths(
+        save_folder, {"config": CONFIG_FILE, "leakage": LEAKAGE_FILE}
+    )
     if skip_prep:
         return prepare_utils.prepare_result("skip_prep", outputs, None)
     data_folder = os.path.abspath(data_folder)
@@ -134,6 +164,8 @@ def prepare_custom_data(
         )
     options = {
         "data_folder": data_folder,
+        "group_regex": group_regex,
+        "check_leakage": check_leakage,
         "listing": listing_fingerprint(rows),
         "valid_ratio": valid_ratio,
         "test_ratio": test_ratio,
@@ -149,9 +181,14 @@ def prepare_custom_data(
             "up_to_date", outputs, prepare_utils.count_outputs(outputs)
         )
         result["config"] = read_data_config(outputs["config"])
+        if os.path.isfile(outputs["leakage"]):  # said again on every run
+            with open(outputs["leakage"], encoding="utf-8") as handle:
+                result["leakage"] = json.load(handle)
+            log_leakage(result["leakage"])
         return result
 
     rows = usable_rows(rows, skipped, silence_threshold)
+    group_notes = assign_groups(rows, group_regex)  # of the usable clips
     classes = check_classes(rows, skipped, data_folder)
     splits = split_rows(rows, valid_ratio, test_ratio, seed)
     for split in ("train", "valid"):
@@ -160,6 +197,16 @@ def prepare_custom_data(
                 f"{data_folder}: no clip for the {split} set; give more clips per "
                 "class, or a split column with train and valid rows"
             )
+    given_split = any(row["split"] for row in rows)
+    for note in group_notes:
+        logger.info("groups: %s", note)
+    logger.info(
+        split_summary(
+            splits, None if given_split else valid_ratio, None if given_split else test_ratio
+        )
+    )
+    leakage = leakage_report(splits, check_content=check_leakage)
+    log_leakage(leakage)
     config = derive_config(splits, classes, max_frames, frames_quantile, seed)
     manifests = {
         split: [
@@ -168,14 +215,23 @@ def prepare_custom_data(
                 f"{row['duration']:.3f}",
                 row["path"],
                 LABEL_SEPARATOR.join(row["labels"]),
+                row["group"],
             ]
             for row in splits[split]
         ]
         for split in SPLIT_NAMES
     }
     result = prepare_utils.finish_prepare(
-        "custom data", outputs, manifests, classes, skipped, options
+        "custom data",
+        outputs,
+        manifests,
+        classes,
+        skipped,
+        options,
+        header=[*prepare_utils.MANIFEST_FIELDS, "group"],
     )
+    write_leakage(leakage, outputs["leakage"])
+    result["leakage"] = leakage
     # After the options file: an interruption here leaves the outputs
     # incomplete (no config), so the next call redoes the preparation.
     with atomic_write(outputs["config"]) as handle:
@@ -219,7 +275,7 @@ def rows_from_folder(folder):
         found = 0
         for file_path in clip_checks.audio_files(path, skipped):
             rows.append(
-                {"path": file_path, "labels": [name], "split": None, "group": file_path}
+                {"path": file_path, "labels": [name], "split": None, "group": None}
             )
             found += 1
         if not found:
@@ -289,7 +345,7 @@ def rows_from_csv(csv_path):
                 skipped.append((path, f"listed again at line {line}"))
                 continue
             seen.add(path)
-            group = (record.get("group") or "").strip() or path
+            group = (record.get("group") or "").strip() or None  # None: from the name
             rows.append(
                 {
                     "path": path,

@@ -382,6 +382,8 @@ if __name__ == "__main__":
             "test_ratio": settings["test_ratio"],
             "seed": settings["seed"],
             "max_frames": settings["max_frames"],
+            "group_regex": settings["group_regex"],
+            "check_leakage": settings["check_leakage"],
             "skip_prep": settings["skip_prep"],
         },
     )

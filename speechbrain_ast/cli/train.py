@@ -95,6 +95,16 @@ def add_train_parser(commands, formatter_class):
         "--, see recipes/SSL/README.md) (default: the YAML's)",
     )
     train.add_argument(
+        "--group-regex",
+        "--group_regex",
+        dest="group_regex",
+        default=None,
+        metavar="REGEX",
+        help="recording groups from file names, kept in one split: auto (ESC-50, "
+        "UrbanSound8K, Speech Commands and <name>_<n> names), none (one per file) or "
+        "a regex whose named group 'group' is the recording (default: auto)",
+    )
+    train.add_argument(
         "--device", default=None, help="cpu, cuda or cuda:N (default: SpeechBrain's)"
     )
     train.set_defaults(func=run_train, overrides=[])
@@ -142,6 +152,8 @@ def recipe_command(args):
         command += ["--init", args.init]
     if args.init_source is not None:
         command += ["--init_source", args.init_source]
+    if getattr(args, "group_regex", None) is not None:
+        command += ["--group_regex", args.group_regex]
     if args.device is not None:
         command += ["--device", args.device]
     return command + list(args.overrides)

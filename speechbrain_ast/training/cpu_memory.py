@@ -50,7 +50,8 @@ def _glibc():
         return None
     try:
         library = ctypes.CDLL(name)
-        library.gnu_get_libc_version  # only glibc has it
+        if not hasattr(library, "gnu_get_libc_version"):  # only glibc has it
+            return None
         mallopt = library.mallopt
     except (OSError, AttributeError):
         return None
