@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -161,11 +162,44 @@ def test_model_folder_errors(wavs, tmp_path, capsys):
     assert err.count("\n") == 1 and "model folder not found" in err
     assert main(["tag", wavs[0], "--model", str(tmp_path)]) == 2
     assert "no hyperparams.yaml" in capsys.readouterr().err
-    (tmp_path / "hyperparams.yaml").write_text("modules: !new:nowhere.Thing\n")
+    (tmp_path / "hyperparams.yaml").write_text(
+        "modules: !new:nowhere.Thing\npretrainer: null\n"
+    )
     assert main(["tag", wavs[0], "--model", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path}: cannot load the model")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_training_run_folder_names_its_model_folder(model, wavs, tmp_path, capsys):
+    """--model RUN (not RUN/model) used to end in KeyError: 'pretrainer'."""
+    from speechbrain_ast.tagging.tagger import AudioTagger
+
+    run = tmp_path / "run"
+    shutil.copytree(model, run / "model")
+    (run / "hyperparams.yaml").write_text("seed: 1\nlr: 0.0001\n")  # training's copy
+    inner = str(run / "model")
+    for command in (
+        ["tag", wavs[0], "--model", str(run)],
+        ["export-onnx", str(run), str(tmp_path / "out.onnx")],
+    ):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"error: {run}: a training run folder, not a model folder; load its "
+            f"model folder {inner}\n"
+        )
+    with pytest.raises(ValueError, match="load its model folder .*run/model"):
+        AudioTagger.from_hparams(source=str(run))
+    assert main(["tag", wavs[0], "--model", inner]) == 0  # the advice works
+    assert _parse_text(capsys.readouterr().out)[wavs[0]]
+
+    # A training YAML alone (no model/ beside it) is not a model folder either.
+    shutil.rmtree(run / "model")
+    assert main(["tag", wavs[0], "--model", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "hyperparams.yaml: no 'pretrainer' in it" in err
+    assert "KeyError" not in err
 
 
 def test_argument_parsing():
