@@ -132,6 +132,36 @@ def test_bad_inputs_one_line_each(model, wavs, bad_files, capsys):
     assert list(_parse_text(out.out)) == [wavs[0], wavs[1]]  # good ones tagged
 
 
+def test_tag_flags_silent_and_too_short_files(model, wavs, tmp_path, capsys):
+    """4 s of zeros and a 19 ms clip are tagged, but not as confident labels."""
+    silent, short = str(tmp_path / "silent.wav"), str(tmp_path / "short.wav")
+    soundfile.write(silent, np.zeros(4 * 16000), 16000)
+    noise = 0.1 * np.random.default_rng(0).standard_normal(304)
+    soundfile.write(short, noise, 16000)
+    files = [silent, short, wavs[0]]
+    assert main(["tag", *files, "--model", model, "--top-k", "1"]) == 0
+    out = capsys.readouterr()
+    assert out.err.splitlines() == [
+        f"warning: {silent}: silent (peak amplitude 0 below 0.0001): "
+        "labels not meaningful",
+        f"warning: {short}: too short (304 samples at 16000 Hz; need 25 ms): "
+        "labels not meaningful",
+    ]
+    lines = out.out.splitlines()
+    assert lines[lines.index(silent) + 1] == "  (silent input: labels not meaningful)"
+    assert lines[lines.index(short) + 1] == "  (too short input: labels not meaningful)"
+    assert not lines[lines.index(wavs[0]) + 1].startswith("  (")
+    assert len(lines) == 2 * 3 + 2  # the flagged files keep their labels
+
+    assert main(["tag", *files, "--model", model, "--json"]) == 0
+    out = capsys.readouterr()
+    documents = json.loads(out.out)["files"]
+    flags = [(d["silent"], d["too_short"], "warning" in d) for d in documents]
+    assert flags == [(True, False, True), (False, True, True), (False, False, False)]
+    assert all(document["labels"] for document in documents)
+    assert len(out.err.splitlines()) == 2
+
+
 def test_subprocess_json_and_errors(model, wavs, bad_files, tmp_path):
     env = dict(
         os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", "")

@@ -300,6 +300,21 @@ def report(message):
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
+def warn(message):
+    """Print ``warning: <message>`` on one line of stderr.
+
+    Arguments
+    ---------
+    message : str
+        What the user should know, starting with the file concerned.
+
+    Example
+    -------
+    >>> warn("a.wav: silent")  # written to stderr
+    """
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
 def check_window(tagger, args):
     """Check ``--window`` / ``--hop`` against the model input (exit 2 if wrong).
 

@@ -11,6 +11,9 @@ Authors
 """
 
 import torch
+import torchaudio
+
+from speechbrain_ast.audio import required_rate
 
 
 class BatchScoring:
@@ -127,19 +130,24 @@ class BatchScoring:
                 return torch.sigmoid(logits)
             return torch.softmax(logits, dim=-1)
 
-    def tag_batch(self, wavs, wav_lens=None, top_k=5, threshold=None):
+    def tag_batch(
+        self, wavs, wav_lens=None, top_k=5, threshold=None, *, sample_rate=None
+    ):
         """Tag a batch: scores of all classes and the top labels of each clip.
 
         Arguments
         ---------
         wavs : torch.Tensor
-            Waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``, zero-padded.
+            Mono waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``,
+            zero-padded; resampled to the model's rate.
         wav_lens : torch.Tensor, optional
             Relative lengths ``[B]`` (longest 1.0).
         top_k : int, optional
             Keep at most this many labels per clip (None: all classes).
         threshold : float, optional
             Keep only labels whose score is at least this.
+        sample_rate : int
+            Rate of ``wavs`` in Hz (required: a rate is never guessed).
 
         Returns
         -------
@@ -153,13 +161,18 @@ class BatchScoring:
         >>> from speechbrain_ast.tagging.tagger import AudioTagger
         >>> from tests.helpers import tiny_model_folder
         >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
-        >>> scores, tags = tagger.tag_batch(torch.randn(2, 16000), top_k=2)
+        >>> wavs = torch.randn(2, 44100)  # 1 s at 44.1 kHz
+        >>> scores, tags = tagger.tag_batch(wavs, top_k=2, sample_rate=44100)
         >>> scores.shape, [len(clip) for clip in tags]
         (torch.Size([2, 3]), [2, 2])
         >>> label, score = tags[0][0]
         >>> label in tagger.labels, 0.0 <= score <= 1.0
         (True, True)
         """
+        rate = required_rate(sample_rate, self.sample_rate, "tag_batch")
+        wavs = torch.as_tensor(wavs)
+        if rate != self.sample_rate:
+            wavs = torchaudio.functional.resample(wavs.float(), rate, self.sample_rate)
         scores = self.score_batch(wavs, wav_lens)
         return scores, [self.select(row, top_k, threshold) for row in scores]
 

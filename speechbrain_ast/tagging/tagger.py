@@ -65,7 +65,7 @@ class AudioTagger(
     Scores are probabilities: a sigmoid of each logit when the folder's
     ``multi_label`` is True (independent classes, as AudioSet), a softmax
     over classes otherwise. ``classify_batch``/``classify_file`` keep the
-    parent's behaviour (raw logits, top-1).
+    parent's outputs (raw logits, top-1), from the chosen backend.
 
     Arguments
     ---------
@@ -77,10 +77,12 @@ class AudioTagger(
     >>> from tests.helpers import tiny_model_folder
     >>> folder = tiny_model_folder(getfixture("tmpdir"))  # 1 block, labels a, b, c
     >>> tagger = AudioTagger.from_hparams(source=folder)
-    >>> scores, tags = tagger.tag_batch(torch.randn(2, 16000), top_k=2)
+    >>> scores, tags = tagger.tag_batch(
+    ...     torch.randn(2, 16000), top_k=2, sample_rate=16000
+    ... )
     >>> scores.shape, len(tags[0])
     (torch.Size([2, 3]), 2)
-    >>> result = tagger.tag_waveform(torch.randn(48000))
+    >>> result = tagger.tag_waveform(torch.randn(48000), sample_rate=16000)
     >>> len(result.timeline) > 1
     True
     """
