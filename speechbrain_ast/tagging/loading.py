@@ -60,8 +60,9 @@ class ModelFolderLoading:
         backend : str
             ``"torch"`` (default) or ``"onnx"``: score windows with the
             folder exported to ONNX and run by onnxruntime on CPU (needs the
-            ``onnx`` extra; ``score_batch``, ``tag_batch`` and the ``tag_*``
-            methods use it, the embedding methods stay in PyTorch).
+            ``onnx`` extra; ``score_batch``, ``classify_batch``,
+            ``classify_file`` and the ``tag_*`` methods use it;
+            ``encode_batch`` then raises, the graph has no embeddings).
         onnx_path : str, optional
             With ``backend="onnx"``: a graph exported earlier from this
             folder (``speechbrain-ast export-onnx``), instead of exporting
