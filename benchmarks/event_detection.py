@@ -145,6 +145,7 @@ def evaluate(
         tagged = {
             name: tagger.tag_waveform(
                 wav,
+                sample_rate=RATE,
                 top_k=1,
                 hop_seconds=hop,
                 window_seconds=window,

@@ -144,7 +144,9 @@ def run(bench):
                 "int8": AudioTagger.from_hparams(source=folder, int8=True),
             }
             for tagger in taggers.values():  # warm-up: one window
-                tagger.tag_waveform(torch.zeros(tagger.window_samples))
+                tagger.tag_waveform(
+                    torch.zeros(tagger.window_samples), sample_rate=tagger.sample_rate
+                )
             res = interleaved(
                 {
                     name: (lambda t=t: t.tag_file(long_path, batch_size=args.tag_batch))

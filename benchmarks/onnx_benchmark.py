@@ -262,9 +262,9 @@ def quality(args, work):
     correct = {"torch": 0, "int8": 0}
     score_diffs = []
     for wav, (_, category) in zip(waveforms, clips):
-        reference = torch_tagger.tag_waveform(wav, top_k=1)
-        quantised = int8_tagger.tag_waveform(wav, top_k=1)
-        exported = onnx_tagger.tag_waveform(wav, top_k=1)
+        reference = torch_tagger.tag_waveform(wav, top_k=1, sample_rate=16000)
+        quantised = int8_tagger.tag_waveform(wav, top_k=1, sample_rate=16000)
+        exported = onnx_tagger.tag_waveform(wav, top_k=1, sample_rate=16000)
         counts["clips"] += 1
         counts["int8_agree"] += reference.labels[0][0] == quantised.labels[0][0]
         counts["onnx_agree"] += reference.labels[0][0] == exported.labels[0][0]

@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -131,6 +132,36 @@ def test_bad_inputs_one_line_each(model, wavs, bad_files, capsys):
     assert list(_parse_text(out.out)) == [wavs[0], wavs[1]]  # good ones tagged
 
 
+def test_tag_flags_silent_and_too_short_files(model, wavs, tmp_path, capsys):
+    """4 s of zeros and a 19 ms clip are tagged, but not as confident labels."""
+    silent, short = str(tmp_path / "silent.wav"), str(tmp_path / "short.wav")
+    soundfile.write(silent, np.zeros(4 * 16000), 16000)
+    noise = 0.1 * np.random.default_rng(0).standard_normal(304)
+    soundfile.write(short, noise, 16000)
+    files = [silent, short, wavs[0]]
+    assert main(["tag", *files, "--model", model, "--top-k", "1"]) == 0
+    out = capsys.readouterr()
+    assert out.err.splitlines() == [
+        f"warning: {silent}: silent (peak amplitude 0 below 0.0001): "
+        "labels not meaningful",
+        f"warning: {short}: too short (304 samples at 16000 Hz; need 25 ms): "
+        "labels not meaningful",
+    ]
+    lines = out.out.splitlines()
+    assert lines[lines.index(silent) + 1] == "  (silent input: labels not meaningful)"
+    assert lines[lines.index(short) + 1] == "  (too short input: labels not meaningful)"
+    assert not lines[lines.index(wavs[0]) + 1].startswith("  (")
+    assert len(lines) == 2 * 3 + 2  # the flagged files keep their labels
+
+    assert main(["tag", *files, "--model", model, "--json"]) == 0
+    out = capsys.readouterr()
+    documents = json.loads(out.out)["files"]
+    flags = [(d["silent"], d["too_short"], "warning" in d) for d in documents]
+    assert flags == [(True, False, True), (False, True, True), (False, False, False)]
+    assert all(document["labels"] for document in documents)
+    assert len(out.err.splitlines()) == 2
+
+
 def test_subprocess_json_and_errors(model, wavs, bad_files, tmp_path):
     env = dict(
         os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", "")
@@ -161,11 +192,44 @@ def test_model_folder_errors(wavs, tmp_path, capsys):
     assert err.count("\n") == 1 and "model folder not found" in err
     assert main(["tag", wavs[0], "--model", str(tmp_path)]) == 2
     assert "no hyperparams.yaml" in capsys.readouterr().err
-    (tmp_path / "hyperparams.yaml").write_text("modules: !new:nowhere.Thing\n")
+    (tmp_path / "hyperparams.yaml").write_text(
+        "modules: !new:nowhere.Thing\npretrainer: null\n"
+    )
     assert main(["tag", wavs[0], "--model", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path}: cannot load the model")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_training_run_folder_names_its_model_folder(model, wavs, tmp_path, capsys):
+    """--model RUN (not RUN/model) used to end in KeyError: 'pretrainer'."""
+    from speechbrain_ast.tagging.tagger import AudioTagger
+
+    run = tmp_path / "run"
+    shutil.copytree(model, run / "model")
+    (run / "hyperparams.yaml").write_text("seed: 1\nlr: 0.0001\n")  # training's copy
+    inner = str(run / "model")
+    for command in (
+        ["tag", wavs[0], "--model", str(run)],
+        ["export-onnx", str(run), str(tmp_path / "out.onnx")],
+    ):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"error: {run}: a training run folder, not a model folder; load its "
+            f"model folder {inner}\n"
+        )
+    with pytest.raises(ValueError, match="load its model folder .*run/model"):
+        AudioTagger.from_hparams(source=str(run))
+    assert main(["tag", wavs[0], "--model", inner]) == 0  # the advice works
+    assert _parse_text(capsys.readouterr().out)[wavs[0]]
+
+    # A training YAML alone (no model/ beside it) is not a model folder either.
+    shutil.rmtree(run / "model")
+    assert main(["tag", wavs[0], "--model", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "hyperparams.yaml: no 'pretrainer' in it" in err
+    assert "KeyError" not in err
 
 
 def test_argument_parsing():

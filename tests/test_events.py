@@ -230,33 +230,41 @@ def tagger(tmp_path_factory):
 
 def test_audio_tagger_detect_events(tagger, tmp_path):
     wav = 0.1 * torch.randn(16000 * 4)
-    everything = tagger.detect_events(wav, thresholds=0.0, hop_seconds=0.5)
+    everything = tagger.detect_events(
+        wav, thresholds=0.0, hop_seconds=0.5, sample_rate=16000
+    )
     assert [(e.label, e.onset, e.offset) for e in everything.events] == [
         ("a", 0.0, 4.0),
         ("b", 0.0, 4.0),
         ("c", 0.0, 4.0),
     ]
     assert everything.frame_times.tolist() == [0.5 * k for k in range(8)]
-    assert tagger.detect_events(wav, thresholds=1.0).events == []
-    only_b = tagger.detect_events(wav, thresholds={"a": 1.0, "b": 0.0, "c": 1.0})
+    assert tagger.detect_events(wav, thresholds=1.0, sample_rate=16000).events == []
+    only_b = tagger.detect_events(
+        wav, thresholds={"a": 1.0, "b": 0.0, "c": 1.0}, sample_rate=16000
+    )
     assert {event.label for event in only_b.events} == {"b"}
     # frame scores are the merged window scores of tag_waveform
-    tagged = tagger.tag_waveform(wav, hop_seconds=0.5, window_seconds=1.0, top_k=None)
+    tagged = tagger.tag_waveform(
+        wav, hop_seconds=0.5, window_seconds=1.0, top_k=None, sample_rate=16000
+    )
     short = tagger.detect_events(
-        wav, thresholds=0.0, hop_seconds=0.5, window_seconds=1.0
+        wav, thresholds=0.0, hop_seconds=0.5, window_seconds=1.0, sample_rate=16000
     )
     assert tagged.window_scores.shape == (7, 3)
     assert [w["end"] - w["start"] for w in tagged.timeline] == [1.0] * 7
     assert torch.allclose(short.frame_scores[0], tagged.window_scores[0])
     assert torch.allclose(short.frame_scores[1], tagged.window_scores[:2].mean(0))
     with pytest.raises(ValueError, match="window_seconds"):
-        tagger.detect_events(wav, window_seconds=5.0)
+        tagger.detect_events(wav, window_seconds=5.0, sample_rate=16000)
     with pytest.raises(ValueError, match="hop_seconds"):
-        tagger.detect_events(wav, window_seconds=0.5, hop_seconds=0.6)
+        tagger.detect_events(
+            wav, window_seconds=0.5, hop_seconds=0.6, sample_rate=16000
+        )
     gated_wav = wav.clone()
     gated_wav[16000:32000] = 0.0  # second 1-2: digital silence
     gated = tagger.detect_events(
-        gated_wav, thresholds=0.0, hop_seconds=0.5, min_level_db=-60
+        gated_wav, thresholds=0.0, hop_seconds=0.5, min_level_db=-60, sample_rate=16000
     )
     assert {(e.onset, e.offset) for e in gated.events} == {(0.0, 1.0), (2.0, 4.0)}
     with pytest.raises(ValueError, match="needs the waveform"):

@@ -120,9 +120,11 @@ def test_batch_equals_one_by_one(tagger, samples):
         load_audio(files[5])[:5000],
     ]
     batch, lens = _pad(wavs)
-    scores, tags = tagger.tag_batch(batch, lens, top_k=3)
+    scores, tags = tagger.tag_batch(batch, lens, top_k=3, sample_rate=16000)
     for i, wav in enumerate(wavs):
-        alone, alone_tags = tagger.tag_batch(wav.unsqueeze(0), top_k=3)
+        alone, alone_tags = tagger.tag_batch(
+            wav.unsqueeze(0), top_k=3, sample_rate=16000
+        )
         torch.testing.assert_close(scores[i], alone[0], atol=1e-5, rtol=1e-4)
         assert [label for label, _ in tags[i]] == [name for name, _ in alone_tags[0]]
     # The parent ignores the lengths in the features: padding leaks in.
@@ -132,29 +134,29 @@ def test_batch_equals_one_by_one(tagger, samples):
 
 def test_scores_topk_threshold(folders, tagger):
     wavs = torch.randn(3, 16000)
-    scores, tags = tagger.tag_batch(wavs, top_k=2)
+    scores, tags = tagger.tag_batch(wavs, top_k=2, sample_rate=16000)
     assert scores.shape == (3, len(LABELS))
     assert ((scores > 0) & (scores < 1)).all()
     assert not torch.allclose(scores.sum(1), torch.ones(3))  # sigmoid
     for row, clip in zip(scores, tags):
         assert len(clip) == 2 and clip[0][1] >= clip[1][1]
         assert clip[0] == (LABELS[int(row.argmax())], pytest.approx(float(row.max())))
-    _, every = tagger.tag_batch(wavs, top_k=None)
+    _, every = tagger.tag_batch(wavs, top_k=None, sample_rate=16000)
     assert sorted(label for label, _ in every[0]) == sorted(LABELS)
-    _, none = tagger.tag_batch(wavs, threshold=1.01)
+    _, none = tagger.tag_batch(wavs, threshold=1.01, sample_rate=16000)
     assert none == [[], [], []]
     cut = float(scores[0].median())
-    _, kept = tagger.tag_batch(wavs[:1], top_k=None, threshold=cut)
+    _, kept = tagger.tag_batch(wavs[:1], top_k=None, threshold=cut, sample_rate=16000)
     assert all(score >= cut for _, score in kept[0]) and len(kept[0]) >= 1
     with pytest.raises(ValueError, match="top_k"):
-        tagger.tag_batch(wavs, top_k=0)
+        tagger.tag_batch(wavs, top_k=0, sample_rate=16000)
 
     single = AudioTagger.from_hparams(source=folders["single"])
-    soft, _ = single.tag_batch(wavs)
+    soft, _ = single.tag_batch(wavs, sample_rate=16000)
     torch.testing.assert_close(soft.sum(1), torch.ones(3))  # softmax
 
     with pytest.raises(ValueError, match="NaN"):
-        tagger.tag_batch(torch.full((1, 16000), float("nan")))
+        tagger.tag_batch(torch.full((1, 16000), float("nan")), sample_rate=16000)
 
 
 def test_window_starts_cover_signal():
@@ -180,11 +182,11 @@ def test_tag_file_short_clip(tagger, samples, tmp_path):
     assert result.timeline[0]["start"] == 0.0
     assert result.timeline[0]["end"] == pytest.approx(0.05)
     # One padded window: exactly what tag_batch gives for the clip.
-    scores, tags = tagger.tag_batch(wav.unsqueeze(0), top_k=3)
+    scores, tags = tagger.tag_batch(wav.unsqueeze(0), top_k=3, sample_rate=16000)
     torch.testing.assert_close(result.scores, scores[0])
     assert [name for name, _ in result.labels] == [name for name, _ in tags[0]]
     # Shorter than one 25 ms frame: zero-padded to one frame, still tagged.
-    assert len(tagger.tag_waveform(wav[:100]).timeline) == 1
+    assert len(tagger.tag_waveform(wav[:100], sample_rate=16000).timeline) == 1
 
 
 def test_tag_file_long_clip_windows_and_aggregation(tagger, long_wav):

@@ -69,8 +69,53 @@ def test_imagenet_weights_offline_fail_at_once_with_the_way_out(monkeypatch):
 
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     start = time.monotonic()
-    with pytest.raises(
-        HubUnavailableError, match="local timm checkpoint file.*init: scratch"
-    ):
+    with pytest.raises(HubUnavailableError, match="hf download timm/.*init: scratch"):
         from_timm("deit_tiny_distilled_patch16_224", n_frames=128)
     assert time.monotonic() - start < 45  # huggingface_hub's retries take about 60 s
+
+
+def test_offline_advice_for_imagenet_weights_works(monkeypatch, tmp_path):
+    """The advice names timm's real Hub repository and a file form from_timm takes.
+
+    It used to suggest ``hf download deit_base_distilled_patch16_384`` (no such
+    repository) and passing the downloaded folder (which from_timm rejected).
+    Here the advice is followed with a random state dict of the same shapes.
+    """
+    import re
+
+    from safetensors.torch import save_file
+
+    from speechbrain_ast.pretrained import HubUnavailableError
+
+    name = "deit_base_distilled_patch16_384"
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # offline
+    with pytest.raises(HubUnavailableError) as caught:
+        from_timm(name, n_frames=128)
+    advice = str(caught.value)
+    hub_id = timm.models.get_pretrained_cfg(name).hf_hub_id
+    assert hub_id == "timm/deit_base_distilled_patch16_384.fb_in1k"
+    assert advice.startswith(f"{hub_id}: not in the local HuggingFace cache")
+    download = re.search(r"`hf download (\S+) (\S+) --local-dir DIR`", advice)
+    assert download and download.groups() == (hub_id, "model.safetensors")
+    to_pass = re.search(r"then pass (\S+) \(or its folder\)", advice).group(1)
+    assert to_pass == "DIR/model.safetensors"
+
+    # "Download": timm's weights of this model, one block (same key names and
+    # shapes per block), saved as the Hub repository stores them.
+    deit = timm.create_model(name, pretrained=False, depth=1)
+    local_dir = tmp_path / "hub_download"
+    local_dir.mkdir()
+    save_file(deit.state_dict(), str(local_dir / download.group(2)))
+    expected = from_timm(deit, n_frames=128).state_dict()
+    for source in (to_pass.replace("DIR", str(local_dir)), str(local_dir)):
+        got = from_timm(source, n_frames=128).state_dict()
+        assert got.keys() == expected.keys()
+        assert all(torch.equal(got[key], expected[key]) for key in expected)
+
+    # The other file timm's repositories hold is found in a folder too.
+    (local_dir / "model.safetensors").unlink()
+    torch.save(deit.state_dict(), str(local_dir / "pytorch_model.bin"))
+    assert len(from_timm(str(local_dir), n_frames=128).blocks) == 1
+    (local_dir / "pytorch_model.bin").unlink()
+    with pytest.raises(FileNotFoundError, match="no timm weights in this folder"):
+        from_timm(str(local_dir), n_frames=128)

@@ -313,3 +313,62 @@ def test_cli_export_onnx_and_tag_backend(folder, exported, samples, tmp_path, ca
         ["tag", path, "--model", folder, "--backend", "onnx", "--onnx", "x.onnx"]
     )
     assert code == 2 and "x.onnx: ONNX file not found" in capsys.readouterr().err
+
+
+def _counting(function, calls):
+    """``function``, appending to ``calls`` each time it runs."""
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return function(*args, **kwargs)
+
+    return counted
+
+
+def test_encoder_classifier_methods_use_the_chosen_backend(
+    folder, exported, torch_tagger, samples, tmp_path, monkeypatch
+):
+    """classify_batch / classify_file / forward of an ONNX or int8 tagger run
+    its graph, never the fp32 PyTorch modules; encode_batch says it cannot."""
+    clips = _clips(samples)
+    pieces = [clips[0][:9000], clips[1][:WINDOW]]
+    batch = torch.nn.utils.rnn.pad_sequence(pieces, batch_first=True)
+    lens = torch.tensor([c.numel() for c in pieces], dtype=torch.float) / batch.shape[1]
+    path = str(tmp_path / "clip.wav")
+    soundfile.write(path, clips[2][:WINDOW].numpy(), 16000, subtype="FLOAT")
+
+    def untouchable(*args, **kwargs):
+        raise AssertionError("the fp32 PyTorch modules were used")
+
+    for kwargs in (
+        {"backend": "onnx", "onnx_path": exported["fp32"]},
+        {"int8": True, "onnx_path": exported["int8"]},
+    ):
+        tagger = AudioTagger.from_hparams(source=folder, **kwargs)
+        scorer = tagger.onnx_scorer
+        graph_logits = scorer.run(batch, lens)[0]
+        file_logits = scorer.run(load_audio(path)[None])[0]
+        calls = []
+        monkeypatch.setattr(scorer, "run", _counting(scorer.run, calls))
+        for name in ("embedding_model", "classifier"):
+            monkeypatch.setattr(tagger.mods[name], "forward", untouchable)
+
+        logits, score, index, text = tagger.classify_batch(batch, lens)
+        torch.testing.assert_close(logits, graph_logits)
+        assert index.tolist() == graph_logits.argmax(1).tolist()
+        assert text == [LABELS[i] for i in index.tolist()]
+        torch.testing.assert_close(score, graph_logits.max(1).values)
+        torch.testing.assert_close(tagger(batch, lens)[0], graph_logits)
+        file_out = tagger.classify_file(path)
+        torch.testing.assert_close(file_out[0], file_logits)
+        assert file_out[3] == [LABELS[int(file_logits.argmax())]]
+        assert len(calls) == 3
+        with pytest.raises(RuntimeError, match="embeddings need the torch backend"):
+            tagger.encode_batch(batch, lens)
+
+        if not tagger.int8:  # fp32 graph: the same answers as PyTorch
+            reference = torch_tagger.classify_batch(batch, lens)
+            torch.testing.assert_close(logits, reference[0], atol=1e-4, rtol=0)
+            assert text == reference[3]
+            reference = torch_tagger.classify_file(path)
+            torch.testing.assert_close(file_out[0], reference[0], atol=1e-4, rtol=0)

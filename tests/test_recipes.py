@@ -87,7 +87,7 @@ def test_recipe_trains_exports_and_tags(name, samples, tmp_path):
     tagger = AudioTagger.from_hparams(source=str(model))
     tags = tagger.tag_file(str(clip), top_k=2)
     assert len(tags.labels) == 2
-    scores, _ = tagger.tag_batch(wav.unsqueeze(0), top_k=2)
+    scores, _ = tagger.tag_batch(wav.unsqueeze(0), top_k=2, sample_rate=16000)
     expected = torch.sigmoid(logits) if multi_label else torch.softmax(logits, -1)
     assert torch.allclose(scores, expected, atol=1e-5)
 

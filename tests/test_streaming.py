@@ -93,7 +93,7 @@ def test_stream_equals_file_tagging(tagger, signal):
     for read_size in (100, 4097, 1 << 16):
         windows = list(tag_stream(tagger, _Trickle(wav, read_size), top_k=None))
         expected = tagger.tag_waveform(
-            torch.from_numpy(signal).float(), top_k=None
+            torch.from_numpy(signal).float(), top_k=None, sample_rate=16000
         )  # PCM_16 rounding: compare with what the stream holds
         assert [(w["start"], w["end"]) for w in windows] == [
             (w["start"], w["end"]) for w in expected.timeline

@@ -124,10 +124,12 @@ def load_tagger(model_dir, device, int8, backend="torch", onnx_path=None):
     """
     if not os.path.isdir(model_dir):
         raise CommandError(f"{model_dir}: model folder not found", EXIT_USAGE)
-    if not os.path.isfile(os.path.join(model_dir, "hyperparams.yaml")):
-        raise CommandError(
-            f"{model_dir}: not a model folder (no hyperparams.yaml)", EXIT_USAGE
-        )
+    from speechbrain_ast.tagging.loading import check_model_folder
+
+    try:  # e.g. a training run folder instead of its model/ folder
+        check_model_folder(model_dir)
+    except (OSError, ValueError) as error:
+        raise CommandError(describe(error), EXIT_USAGE) from None
     if int8 and not str(device).startswith("cpu"):
         raise CommandError(f"--int8 runs on CPU only, not {device}", EXIT_USAGE)
     if backend == "onnx" and not str(device).startswith("cpu"):
@@ -296,6 +298,21 @@ def report(message):
     >>> report("a.wav: file is empty")  # written to stderr
     """
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
+def warn(message):
+    """Print ``warning: <message>`` on one line of stderr.
+
+    Arguments
+    ---------
+    message : str
+        What the user should know, starting with the file concerned.
+
+    Example
+    -------
+    >>> warn("a.wav: silent")  # written to stderr
+    """
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
 def check_window(tagger, args):

@@ -3,8 +3,10 @@
 Each FILE is tagged window by window (``AudioTagger.tag_waveform``); with
 ``--events`` the sound events are found in the windows
 (``speechbrain_ast.tagging.events``). A bad file is reported on one line and
-the others are still tagged; the exit code is then 1. FILE ``-`` is live
-input from stdin, handled by ``speechbrain_ast.cli.live``.
+the others are still tagged; the exit code is then 1. A silent file, or one
+shorter than a 25 ms frame, is tagged but flagged: a ``warning:`` line on
+stderr, a note under its name, ``"silent"`` / ``"too_short"`` in the JSON.
+FILE ``-`` is live input from stdin, handled by ``speechbrain_ast.cli.live``.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -27,6 +29,7 @@ from speechbrain_ast.cli.common import (
     probability,
     problem,
     report,
+    warn,
 )
 
 
@@ -248,6 +251,7 @@ def run_tag(args):
             wav = tagger.load_audio(path)
             result = tagger.tag_waveform(
                 wav,
+                sample_rate=tagger.sample_rate,
                 path=path,
                 top_k=args.top_k,
                 threshold=args.threshold,
@@ -282,6 +286,8 @@ def run_tag(args):
                 }
             )
         else:
+            if result.input_warning():
+                warn(f"{path}: {result.input_warning()}")
             if args.json:
                 document = result.to_dict()
                 if args.events:
@@ -335,8 +341,16 @@ def print_tags(result, detection, timeline):
     ...            None, False)
     a.wav
       dog	0.9000
+    >>> quiet = TaggingResult("b.wav", 4.0, [("dog", 0.5)], [], torch.ones(1),
+    ...                       silent=True)
+    >>> print_tags(quiet, None, False)
+    b.wav
+      (silent input: labels not meaningful)
+      dog	0.5000
     """
     print(result.path)
+    if result.input_note():
+        print(f"  ({result.input_note()})")
     for label, score in result.labels:
         print(f"  {label}\t{score:.4f}")
     if timeline:

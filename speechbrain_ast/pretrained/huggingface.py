@@ -41,6 +41,9 @@ class HubUnavailableError(OSError):
         The Hub id.
     reason : str
         Why the Hub could not be used (offline mode, connection error).
+    advice : str, optional
+        What to do instead (default: download the repository and pass its
+        folder, or bring the cache here).
 
     Example
     -------
@@ -49,14 +52,18 @@ class HubUnavailableError(OSError):
     True
     """
 
-    def __init__(self, repo_id, reason):
+    def __init__(self, repo_id, reason, advice=None):
+        if advice is None:
+            advice = (
+                f"Download it where there is internet "
+                f"(huggingface_hub.snapshot_download('{repo_id}') or `hf download "
+                f"{repo_id}`), then either pass the downloaded folder instead of "
+                "the id, or copy the cache here and point HF_HOME (or "
+                "HF_HUB_CACHE) at it."
+            )
         super().__init__(
             f"{repo_id}: not in the local HuggingFace cache, and the Hub cannot "
-            f"be reached ({reason}). Download it where there is internet "
-            f"(huggingface_hub.snapshot_download('{repo_id}') or `hf download "
-            f"{repo_id}`), then either pass the downloaded folder instead of the "
-            "id, or copy the cache here and point HF_HOME (or HF_HUB_CACHE) at "
-            "it."
+            f"be reached ({reason}). {advice}"
         )
         self.repo_id = repo_id
 

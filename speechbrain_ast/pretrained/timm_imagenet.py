@@ -53,6 +53,8 @@ MODEL_SIZES = {
 
 # Keys of timm's ImageNet classifiers, unused by AST.
 _DROPPED_PREFIXES = ("head.", "head_dist.")
+# The weight files of a timm Hub repository, in the order timm reads them.
+HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 def timm_model_name(model_size):
@@ -101,7 +103,9 @@ def from_timm(vit, n_frames=1024, fstride=10, tstride=10, n_mels=128, **encoder_
         pretrained=True)``; the official ``model_size`` names such as
         ``"base384"`` are accepted); or the path of a local timm/DeiT
         checkpoint file (``.pth``/``.bin``/``.safetensors`` state dict,
-        possibly inside a ``{"model": ...}`` dict).
+        possibly inside a ``{"model": ...}`` dict); or a folder holding
+        timm's Hub files (``model.safetensors`` or ``pytorch_model.bin``,
+        what ``hf download timm/<name>.<tag> --local-dir DIR`` writes).
     n_frames : int
         Input frames of the AST (1024 AudioSet, 512 ESC-50, 128 Speech
         Commands).
@@ -154,6 +158,8 @@ def _timm_source(vit, encoder_kwargs):
     """Return ``(state_dict, architecture, (H, W) grid, overridable keys)``."""
     if isinstance(vit, (str, os.PathLike)):
         name = os.fspath(vit)
+        if os.path.isdir(name):
+            name = _hub_weights_file(name)
         if os.path.isfile(name):
             state = load_tensor_file(name)
             arch, grid = _state_dict_architecture(state, name, encoder_kwargs)
@@ -168,18 +174,85 @@ def _timm_source(vit, encoder_kwargs):
             with _cache_only_when_offline():
                 vit = timm.create_model(timm_model_name(name), pretrained=True)
         except (LocalEntryNotFoundError, ConnectionError) as error:
-            raise HubUnavailableError(
-                timm_model_name(name),
-                f"timm could not download the ImageNet weights ({type(error).__name__}); "
-                "pass a local timm checkpoint file as the source (init_source), "
-                "or train from scratch (init: scratch)",
-            ) from None
+            raise weights_unavailable(timm_model_name(name), error) from None
     if not isinstance(vit, torch.nn.Module):
         raise TypeError(
             f"expected a timm ViT module, model name or checkpoint path, got "
             f"{type(vit).__name__}"
         )
     return (*_module_architecture(vit), set())
+
+
+def _hub_weights_file(folder):
+    """The weight file in a downloaded timm Hub folder, or a clear error."""
+    for filename in HUB_WEIGHT_FILES:
+        path = os.path.join(folder, filename)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f"{folder}: no timm weights in this folder (expected one of "
+        f"{', '.join(HUB_WEIGHT_FILES)}, as `hf download timm/<model>` writes); "
+        "pass the checkpoint file itself"
+    )
+
+
+def weights_unavailable(model_name, error):
+    """The error for ImageNet weights that timm could not download.
+
+    It names timm's real Hub repository of the weights (``timm/<model>.<tag>``,
+    from ``timm.models.get_pretrained_cfg``) and the local forms
+    ``from_timm`` accepts instead: the downloaded file, or its folder.
+
+    Arguments
+    ---------
+    model_name : str
+        The timm model name.
+    error : Exception
+        What the download raised.
+
+    Returns
+    -------
+    HubUnavailableError
+        The error to raise.
+
+    Example
+    -------
+    >>> error = weights_unavailable("deit_base_distilled_patch16_384", OSError())
+    >>> error.repo_id
+    'timm/deit_base_distilled_patch16_384.fb_in1k'
+    >>> "hf download timm/deit_base_distilled_patch16_384.fb_in1k model.safetensors" in str(error)
+    True
+    """
+    from timm.models import get_pretrained_cfg
+
+    config = get_pretrained_cfg(model_name)
+    hub_id = getattr(config, "hf_hub_id", None)
+    url = getattr(config, "url", None)
+    reason = (
+        f"timm could not download the ImageNet weights of {model_name}: "
+        f"{type(error).__name__}"
+    )
+    if hub_id:
+        fetch = (
+            f"run `hf download {hub_id} model.safetensors --local-dir DIR` (or "
+            f"huggingface_hub.hf_hub_download('{hub_id}', 'model.safetensors'))"
+        )
+        file_name = "DIR/model.safetensors"
+        cache = (
+            f"; or copy a HuggingFace cache that holds {hub_id} here and point "
+            "HF_HOME at it"
+        )
+    elif url:
+        fetch, file_name, cache = f"download {url} to FILE", "FILE", ""
+    else:
+        fetch, file_name, cache = "get a timm checkpoint FILE of it", "FILE", ""
+    advice = (
+        f"Where there is internet, {fetch}, then pass {file_name} (or its "
+        f"folder) instead of the name: from_timm('{file_name}', ...), or "
+        f"init_source: {file_name} in a recipe's YAML{cache}; or train from "
+        "scratch (init: scratch)."
+    )
+    return HubUnavailableError(hub_id or model_name, reason, advice)
 
 
 @contextlib.contextmanager

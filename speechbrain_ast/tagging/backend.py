@@ -6,7 +6,10 @@ PyTorch modules. ``use_onnx`` is the one way a tagger gets its scorer: from
 a graph exported earlier (checked against the folder), or by exporting the
 folder with ``speechbrain_ast.tagging.onnx_export.export_tagger``, the one
 ONNX export function. Windows, aggregation and timelines stay the same code
-for both backends; the embedding methods stay in PyTorch.
+for both backends, and every scoring entry point (``logits_batch``,
+``score_batch``, hence ``classify_batch``, ``classify_file``, ``tag_*``)
+goes to the chosen one. The graph has no embedding output: ``encode_batch``
+on an ONNX tagger is an error, not a silent fp32 PyTorch answer.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -134,6 +137,80 @@ class OnnxBackend:
             raise ValueError(f"{onnx_path}: not an int8 graph (export with --int8)")
         return self
 
+    def encode_batch(self, wavs, wav_lens=None, normalize=False):
+        """Embeddings ``[B, 1, D]`` (PyTorch backend only).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+        normalize : bool
+            As ``BatchScoring.encode_batch``.
+
+        Returns
+        -------
+        torch.Tensor
+            Embeddings (see ``BatchScoring.encode_batch``).
+
+        Raises
+        ------
+        RuntimeError
+            The ONNX backend is on: its graph has no embedding output, and
+            the fp32 PyTorch modules are not what the user chose.
+
+        Example
+        -------
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder
+        >>> folder = tiny_model_folder(getfixture("tmpdir"))
+        >>> tagger = AudioTagger.from_hparams(source=folder, backend="onnx")
+        >>> tagger.encode_batch(torch.randn(1, 16000))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        RuntimeError: encode_batch: embeddings need the torch backend; ...
+        """
+        if self.onnx_scorer is not None:
+            raise RuntimeError(
+                "encode_batch: embeddings need the torch backend; the ONNX graph "
+                f"({self.onnx_scorer.name}) outputs only logits and scores. Load "
+                "the folder with AudioTagger.from_hparams(source, backend='torch') "
+                "(the default) for embeddings."
+            )
+        return super().encode_batch(wavs, wav_lens, normalize=normalize)
+
+    def logits_batch(self, wavs, wav_lens=None):
+        """Raw logits ``[B, C]``, from onnxruntime when the backend is on.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits ``[B, C]`` (see ``BatchScoring.logits_batch``).
+
+        Example
+        -------
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder
+        >>> folder = tiny_model_folder(getfixture("tmpdir"))
+        >>> tagger = AudioTagger.from_hparams(source=folder)
+        >>> wavs = torch.randn(2, 16000)
+        >>> torch_logits = tagger.logits_batch(wavs)
+        >>> onnx_logits = tagger.use_onnx().logits_batch(wavs)
+        >>> torch.allclose(torch_logits, onnx_logits, atol=1e-4)
+        True
+        """
+        if self.onnx_scorer is not None:
+            return self.onnx_scorer.run(wavs, wav_lens)[0]
+        return super().logits_batch(wavs, wav_lens)
+
     def score_batch(self, wavs, wav_lens=None):
         """Class probabilities ``[B, C]``, from onnxruntime when the backend is on.
 
@@ -151,7 +228,6 @@ class OnnxBackend:
 
         Example
         -------
-        >>> from speechbrain_ast.tagging.tagger import AudioTagger
         >>> from speechbrain_ast.tagging.tagger import AudioTagger
         >>> from tests.helpers import tiny_model_folder
         >>> folder = tiny_model_folder(getfixture("tmpdir"))

@@ -10,6 +10,8 @@ Authors
 
 import os
 
+from speechbrain_ast.audio import mono_waveform
+
 
 class EventDetecting:
     """``AudioTagger.detect_events`` (a mixin).
@@ -23,7 +25,8 @@ class EventDetecting:
     >>> from speechbrain_ast.tagging.tagger import AudioTagger
     >>> from tests.helpers import tiny_model_folder
     >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
-    >>> len(tagger.detect_events(torch.randn(16000), thresholds=0.0).events)
+    >>> found = tagger.detect_events(torch.randn(16000), 0.0, sample_rate=16000)
+    >>> len(found.events)
     3
     """
 
@@ -38,6 +41,8 @@ class EventDetecting:
         merge="mean",
         batch_size=8,
         min_level_db=None,
+        *,
+        sample_rate=None,
     ):
         """Sound events (label, onset, offset, score) of a file or waveform.
 
@@ -49,8 +54,9 @@ class EventDetecting:
 
         Arguments
         ---------
-        source : str or torch.Tensor
-            Audio file, or a mono waveform ``[S]`` at ``sample_rate``.
+        source : str, torch.Tensor, numpy.ndarray or dict
+            Audio file, or an array as ``tag_waveform`` takes it (with
+            ``sample_rate``, or a HuggingFace dict with ``sampling_rate``).
         thresholds : float or dict
             A class is active in a frame when its score reaches its
             threshold: one for all classes, or ``{label: threshold}``
@@ -70,6 +76,9 @@ class EventDetecting:
         min_level_db : float, optional
             Frames quieter than this (RMS, dBFS; e.g. -60) hold no event
             (default: no level gate).
+        sample_rate : int, optional
+            Rate of an array ``source`` in Hz (required for arrays, unless a
+            dict gives it; a file's own rate is read from it).
 
         Returns
         -------
@@ -83,7 +92,9 @@ class EventDetecting:
         >>> from speechbrain_ast.tagging.tagger import AudioTagger
         >>> from tests.helpers import tiny_model_folder
         >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
-        >>> result = tagger.detect_events(torch.randn(48000), thresholds=0.0)
+        >>> result = tagger.detect_events(
+        ...     torch.randn(48000), thresholds=0.0, sample_rate=16000
+        ... )
         >>> sorted({event.label for event in result.events})  # all always on
         ['a', 'b', 'c']
         >>> result.events[0].onset, result.events[0].offset
@@ -95,9 +106,11 @@ class EventDetecting:
             path = os.fspath(source)
             wav = self.load_audio(path)
         else:
-            path, wav = "<waveform>", source
+            path = "<waveform>"
+            wav = mono_waveform(source, sample_rate, self.sample_rate, name=path)
         tagged = self.tag_waveform(
             wav,
+            sample_rate=self.sample_rate,
             top_k=1,
             hop_seconds=hop_seconds,
             window_seconds=window_seconds,

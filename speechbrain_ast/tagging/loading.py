@@ -3,13 +3,16 @@
 ``ModelFolderLoading`` is the part of ``AudioTagger`` that resolves the
 source (an existing local folder is read in place by its absolute path,
 without network access; anything else that looks local is a clear
-``FileNotFoundError``) and picks the scoring backend at load time.
+``FileNotFoundError``) and picks the scoring backend at load time. A
+training run folder (``model/`` inside, or a training ``hyperparams.yaml``
+without a ``pretrainer``) is named as such, with the path to load instead.
 
 Authors
  * speechbrain-ast contributors 2026
 """
 
 import os
+import re
 
 from speechbrain.utils.fetching import FetchConfig
 
@@ -57,8 +60,9 @@ class ModelFolderLoading:
         backend : str
             ``"torch"`` (default) or ``"onnx"``: score windows with the
             folder exported to ONNX and run by onnxruntime on CPU (needs the
-            ``onnx`` extra; ``score_batch``, ``tag_batch`` and the ``tag_*``
-            methods use it, the embedding methods stay in PyTorch).
+            ``onnx`` extra; ``score_batch``, ``classify_batch``,
+            ``classify_file`` and the ``tag_*`` methods use it;
+            ``encode_batch`` then raises, the graph has no embeddings).
         onnx_path : str, optional
             With ``backend="onnx"``: a graph exported earlier from this
             folder (``speechbrain-ast export-onnx``), instead of exporting
@@ -77,6 +81,8 @@ class ModelFolderLoading:
         FileNotFoundError
             A local-looking ``source`` that is not a folder, or a folder
             without ``hparams_file``.
+        ValueError
+            ``source`` is a training run folder, not its model folder.
 
         Example
         -------
@@ -124,6 +130,8 @@ def resolve_source(source, hparams_file="hyperparams.yaml"):
     FileNotFoundError
         A local-looking source that is not a folder, or a folder without
         ``hparams_file``.
+    ValueError
+        A training run folder (see ``check_model_folder``).
 
     Example
     -------
@@ -139,10 +147,7 @@ def resolve_source(source, hparams_file="hyperparams.yaml"):
         return source  # e.g. a FetchSource
     text = os.fspath(source)
     if os.path.isdir(text):
-        if not os.path.isfile(os.path.join(text, hparams_file)):
-            raise FileNotFoundError(
-                f"{text}: not a model folder (no {hparams_file} in it)"
-            )
+        check_model_folder(text, hparams_file)
         return os.path.abspath(text)
     looks_local = (
         text.startswith((".", "/", "~", "\\"))
@@ -154,3 +159,66 @@ def resolve_source(source, hparams_file="hyperparams.yaml"):
     if looks_local and "://" not in text:
         raise FileNotFoundError(f"{text}: model folder not found")
     return text
+
+
+def check_model_folder(folder, hparams_file="hyperparams.yaml"):
+    """Raise a clear error unless ``folder`` looks like a model folder.
+
+    A training run writes its model folder as ``model/`` inside the run
+    folder, next to a copy of the training ``hyperparams.yaml``, which has
+    no ``pretrainer`` (SpeechBrain's loaders then fail with ``KeyError:
+    'pretrainer'``). Either sign gets an error naming the folder to load.
+
+    Arguments
+    ---------
+    folder : str
+        An existing folder.
+    hparams_file : str
+        Name of the hyperparameter file a model folder holds.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``hparams_file`` in ``folder`` (nor in ``folder/model``).
+    ValueError
+        A training run folder, or a ``hparams_file`` without ``pretrainer``.
+
+    Example
+    -------
+    >>> run = getfixture("tmpdir").mkdir("run")
+    >>> _ = run.join("hyperparams.yaml").write("lr: 0.0001\\n")
+    >>> _ = run.mkdir("model").join("hyperparams.yaml").write("pretrainer: x\\n")
+    >>> check_model_folder(run.strpath)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../run: a training run folder, not a model folder; load its model folder .../run/model
+    >>> check_model_folder(run.join("model").strpath)  # fine: no error
+    """
+    hparams = os.path.join(folder, hparams_file)
+    inner = os.path.join(folder, "model")
+    run_folder = os.path.isfile(os.path.join(inner, hparams_file))
+    if run_folder and not _has_pretrainer(hparams):
+        raise ValueError(
+            f"{folder}: a training run folder, not a model folder; load its "
+            f"model folder {inner}"
+        )
+    if not os.path.isfile(hparams):
+        raise FileNotFoundError(
+            f"{folder}: not a model folder (no {hparams_file} in it)"
+        )
+    if not _has_pretrainer(hparams):
+        raise ValueError(
+            f"{hparams}: no 'pretrainer' in it, so not a model folder's "
+            "hyperparameters (a training YAML?); load a folder written by "
+            "training (<output_folder>/model), `speechbrain-ast export` or "
+            "`speechbrain-ast import`"
+        )
+
+
+def _has_pretrainer(hparams):
+    """Whether a YAML file has a top-level ``pretrainer`` key (False if absent)."""
+    if not os.path.isfile(hparams):
+        return False
+    with open(hparams, encoding="utf-8", errors="replace") as handle:
+        # A text check: loading the YAML would build every object in it.
+        return re.search(r"^pretrainer\s*:", handle.read(), re.MULTILINE) is not None

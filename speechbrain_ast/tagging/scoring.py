@@ -6,11 +6,20 @@ per class for multi-label folders (``multi_label: True``, e.g. AudioSet), a
 softmax over classes otherwise. The features get each clip's true length,
 so a padded batch scores as its clips one by one.
 
+Everything goes through ``logits_batch``, which the ONNX backend replaces,
+so ``EncoderClassifier``'s ``classify_batch`` / ``classify_file`` score with
+the backend the user chose. The batch methods take waveforms at the model's
+``sample_rate``, SpeechBrain's convention for them; ``tag_batch``, the
+user-facing one, asks for the rate and resamples.
+
 Authors
  * speechbrain-ast contributors 2026
 """
 
 import torch
+import torchaudio
+
+from speechbrain_ast.audio import required_rate
 
 
 class BatchScoring:
@@ -93,6 +102,106 @@ class BatchScoring:
                 )
         return embeddings.float()
 
+    def logits_batch(self, wavs, wav_lens=None):
+        """Raw class logits ``[B, C]`` from the PyTorch modules.
+
+        ``OnnxBackend.logits_batch`` runs the ONNX graph instead when that
+        backend is on.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits ``[B, C]``, float32.
+
+        Example
+        -------
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
+        >>> tagger.logits_batch(torch.randn(2, 16000)).shape
+        torch.Size([2, 3])
+        """
+        embeddings = self.encode_batch(wavs, wav_lens)
+        with torch.no_grad():
+            logits = self.mods.classifier(embeddings).float()
+        return logits.reshape(logits.shape[0], -1)
+
+    def classify_batch(self, wavs, wav_lens=None):
+        """``EncoderClassifier.classify_batch`` with the chosen backend.
+
+        As the parent: raw logits and the best class, from ``logits_batch``
+        (so an ONNX or int8 tagger answers with its graph, and padded clips
+        get their true lengths).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        out_prob : torch.Tensor
+            Logits ``[B, C]`` (the parent's name for them).
+        score : torch.Tensor
+            The best logit of each clip ``[B]``.
+        index : torch.Tensor
+            The best class of each clip ``[B]``.
+        text_lab : list of str
+            Its label.
+
+        Example
+        -------
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
+        >>> logits, score, index, text = tagger.classify_batch(torch.randn(2, 16000))
+        >>> logits.shape, text[0] in tagger.labels
+        (torch.Size([2, 3]), True)
+        """
+        logits = self.logits_batch(wavs, wav_lens)
+        score, index = torch.max(logits, dim=-1)
+        return logits, score, index, self.hparams.label_encoder.decode_torch(index)
+
+    def classify_file(self, path, **kwargs):
+        """``EncoderClassifier.classify_file`` with the chosen backend.
+
+        The file is read by ``load_audio`` (downmixed, resampled) and scored
+        as one clip by ``classify_batch``: the model's window only; use
+        ``tag_file`` for the whole of a longer file.
+
+        Arguments
+        ---------
+        path : str
+            Audio file.
+        **kwargs : dict
+            Passed to ``load_audio``.
+
+        Returns
+        -------
+        tuple
+            As ``classify_batch``, for a batch of one.
+
+        Example
+        -------
+        >>> tmpdir = getfixture("tmpdir")
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder, noise_file
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(tmpdir))
+        >>> tagger.classify_file(noise_file(tmpdir, "n.wav", 1.0))[0].shape
+        torch.Size([1, 3])
+        """
+        waveform = self.load_audio(path, **kwargs)
+        return self.classify_batch(waveform.unsqueeze(0), torch.ones(1))
+
     def score_batch(self, wavs, wav_lens=None):
         """Class probabilities for a batch from the PyTorch modules.
 
@@ -119,27 +228,29 @@ class BatchScoring:
         >>> tagger.score_batch(torch.randn(2, 16000)).shape
         torch.Size([2, 3])
         """
-        embeddings = self.encode_batch(wavs, wav_lens)
-        with torch.no_grad():
-            logits = self.mods.classifier(embeddings).float()
-            logits = logits.reshape(logits.shape[0], -1)
-            if self.multi_label:
-                return torch.sigmoid(logits)
-            return torch.softmax(logits, dim=-1)
+        logits = self.logits_batch(wavs, wav_lens)
+        if self.multi_label:
+            return torch.sigmoid(logits)
+        return torch.softmax(logits, dim=-1)
 
-    def tag_batch(self, wavs, wav_lens=None, top_k=5, threshold=None):
+    def tag_batch(
+        self, wavs, wav_lens=None, top_k=5, threshold=None, *, sample_rate=None
+    ):
         """Tag a batch: scores of all classes and the top labels of each clip.
 
         Arguments
         ---------
         wavs : torch.Tensor
-            Waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``, zero-padded.
+            Mono waveforms ``[B, S]`` (or ``[S]``) at ``sample_rate``,
+            zero-padded; resampled to the model's rate.
         wav_lens : torch.Tensor, optional
             Relative lengths ``[B]`` (longest 1.0).
         top_k : int, optional
             Keep at most this many labels per clip (None: all classes).
         threshold : float, optional
             Keep only labels whose score is at least this.
+        sample_rate : int
+            Rate of ``wavs`` in Hz (required: a rate is never guessed).
 
         Returns
         -------
@@ -153,13 +264,18 @@ class BatchScoring:
         >>> from speechbrain_ast.tagging.tagger import AudioTagger
         >>> from tests.helpers import tiny_model_folder
         >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
-        >>> scores, tags = tagger.tag_batch(torch.randn(2, 16000), top_k=2)
+        >>> wavs = torch.randn(2, 44100)  # 1 s at 44.1 kHz
+        >>> scores, tags = tagger.tag_batch(wavs, top_k=2, sample_rate=44100)
         >>> scores.shape, [len(clip) for clip in tags]
         (torch.Size([2, 3]), [2, 2])
         >>> label, score = tags[0][0]
         >>> label in tagger.labels, 0.0 <= score <= 1.0
         (True, True)
         """
+        rate = required_rate(sample_rate, self.sample_rate, "tag_batch")
+        wavs = torch.as_tensor(wavs)
+        if rate != self.sample_rate:
+            wavs = torchaudio.functional.resample(wavs.float(), rate, self.sample_rate)
         scores = self.score_batch(wavs, wav_lens)
         return scores, [self.select(row, top_k, threshold) for row in scores]
 

@@ -17,7 +17,13 @@ on ``EncoderClassifier`` (``classify_batch``, ``classify_file``,
   by one (the features get each clip's true length);
 * an onnxruntime backend (``backend="onnx"``, ``int8=True``): the windows
   are scored by the exported graph of ``speechbrain_ast.tagging.onnx_export``, with
-  the same windows, aggregation and timeline as the PyTorch backend.
+  the same windows, aggregation and timeline as the PyTorch backend; the
+  inherited ``classify_batch`` / ``classify_file`` use it too, and
+  ``encode_batch`` says that embeddings need the PyTorch backend;
+* arrays are tagged at their own rate, which must be given
+  (``tag_waveform(wav, sample_rate=44100)``, or HuggingFace's
+  ``{"raw": array, "sampling_rate": rate}``); silent or sub-frame input is
+  flagged in the result (``silent``, ``too_short``).
 
 ``AudioTagger`` is put together from one part per responsibility, each a
 mixin in its own module that reads on its own:
@@ -25,13 +31,14 @@ mixin in its own module that reads on its own:
 * ``loading.ModelFolderLoading``: ``from_hparams`` (local folders in place
   and offline, clear errors, the backend chosen at load time);
 * ``backend.OnnxBackend``: ``backend``, ``use_onnx``, ``quantize_int8`` and
-  the ``score_batch`` that goes to onnxruntime when asked;
+  the ``logits_batch`` / ``score_batch`` that go to onnxruntime when asked;
 * ``detection.EventDetecting``: ``detect_events``;
 * ``windows.WindowTagging``: ``window_samples``, ``window_hop_samples``,
   ``load_audio``, ``tag_file``, ``tag_waveform``, ``tag_files`` (with
   ``window_starts`` and ``TaggingResult``);
 * ``scoring.BatchScoring``: ``labels``, ``sample_rate``, ``multi_label``,
-  ``encode_batch``, ``score_batch`` (PyTorch), ``tag_batch``, ``select``.
+  ``encode_batch``, ``logits_batch`` and ``score_batch`` (PyTorch),
+  ``classify_batch``, ``classify_file``, ``tag_batch``, ``select``.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -65,7 +72,7 @@ class AudioTagger(
     Scores are probabilities: a sigmoid of each logit when the folder's
     ``multi_label`` is True (independent classes, as AudioSet), a softmax
     over classes otherwise. ``classify_batch``/``classify_file`` keep the
-    parent's behaviour (raw logits, top-1).
+    parent's outputs (raw logits, top-1), from the chosen backend.
 
     Arguments
     ---------
@@ -77,10 +84,12 @@ class AudioTagger(
     >>> from tests.helpers import tiny_model_folder
     >>> folder = tiny_model_folder(getfixture("tmpdir"))  # 1 block, labels a, b, c
     >>> tagger = AudioTagger.from_hparams(source=folder)
-    >>> scores, tags = tagger.tag_batch(torch.randn(2, 16000), top_k=2)
+    >>> scores, tags = tagger.tag_batch(
+    ...     torch.randn(2, 16000), top_k=2, sample_rate=16000
+    ... )
     >>> scores.shape, len(tags[0])
     (torch.Size([2, 3]), 2)
-    >>> result = tagger.tag_waveform(torch.randn(48000))
+    >>> result = tagger.tag_waveform(torch.randn(48000), sample_rate=16000)
     >>> len(result.timeline) > 1
     True
     """

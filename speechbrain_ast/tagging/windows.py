@@ -7,6 +7,12 @@ aggregated per class into clip-level tags, with a per-window timeline
 does it, for files (``tag_file``, ``tag_files``) and waveforms
 (``tag_waveform``); scoring itself is ``score_batch``, whatever the backend.
 
+Input the model cannot say anything about is flagged, not hidden: a silent
+clip (peak below ``speechbrain_ast.audio.SILENCE_THRESHOLD``) or one shorter
+than a 25 ms analysis window still gets scores, but its ``TaggingResult``
+says ``silent`` / ``too_short``, by the same rules that put such clips on
+the training skip list.
+
 Authors
  * speechbrain-ast contributors 2026
 """
@@ -15,7 +21,15 @@ import dataclasses
 
 import torch
 
-from speechbrain_ast.audio import MIN_SAMPLES, AudioError, load_audio
+from speechbrain_ast.audio import (
+    MIN_SAMPLES,
+    SILENCE_THRESHOLD,
+    AudioError,
+    load_audio,
+    mono_waveform,
+    too_short_reason,
+)
+from speechbrain_ast.training.clip_checks import silence_reason
 
 AGGREGATIONS = ("max", "mean")
 
@@ -41,12 +55,24 @@ class TaggingResult:
     window_scores : torch.Tensor, optional
         Scores of every class in every window ``[W, C]`` (the timeline's
         windows, in order), for event detection.
+    silent : bool
+        The input's peak amplitude is below ``SILENCE_THRESHOLD``: the labels
+        say nothing about it (a classifier without a silence class still
+        picks one).
+    too_short : bool
+        The input is shorter than one 25 ms analysis window (it was padded).
+    input_problems : list of str
+        The reasons behind ``silent`` / ``too_short``, as the training skip
+        list words them.
 
     Example
     -------
     >>> result = TaggingResult("a.wav", 1.0, [("dog", 0.9)], [], torch.ones(1))
     >>> result.to_dict()["labels"]
     [{'label': 'dog', 'score': 0.9}]
+    >>> quiet = TaggingResult("b.wav", 1.0, [], [], torch.ones(1), silent=True)
+    >>> quiet.to_dict()["silent"], quiet.input_note()
+    (True, 'silent input: labels not meaningful')
     """
 
     path: str
@@ -55,22 +81,54 @@ class TaggingResult:
     timeline: list
     scores: torch.Tensor
     window_scores: torch.Tensor = None
+    silent: bool = False
+    too_short: bool = False
+    input_problems: list = dataclasses.field(default_factory=list)
+
+    def input_note(self):
+        """``"silent input: labels not meaningful"`` (or too short), else None."""
+        kinds = [
+            kind
+            for kind, flagged in (
+                ("silent", self.silent),
+                ("too short", self.too_short),
+            )
+            if flagged
+        ]
+        if not kinds:
+            return None
+        return f"{', '.join(kinds)} input: labels not meaningful"
+
+    def input_warning(self):
+        """``"<reasons>: labels not meaningful"`` for flagged input, else None."""
+        if not self.input_problems:
+            return None
+        return f"{'; '.join(self.input_problems)}: labels not meaningful"
 
     def to_dict(self):
-        """Return a JSON-serialisable dict (labels as ``{"label", "score"}``)."""
+        """Return a JSON-serialisable dict (labels as ``{"label", "score"}``).
+
+        ``silent`` and ``too_short`` are always there; ``warning`` (the
+        reasons) only for flagged input.
+        """
 
         def pairs(items):
             return [{"label": label, "score": score} for label, score in items]
 
-        return {
+        document = {
             "file": self.path,
             "duration": self.duration,
+            "silent": self.silent,
+            "too_short": self.too_short,
             "labels": pairs(self.labels),
             "timeline": [
                 {"start": w["start"], "end": w["end"], "labels": pairs(w["labels"])}
                 for w in self.timeline
             ],
         }
+        if self.input_problems:
+            document["warning"] = self.input_warning()
+        return document
 
 
 def window_starts(n_samples, window, hop):
@@ -125,7 +183,7 @@ class WindowTagging:
     >>> from speechbrain_ast.tagging.tagger import AudioTagger
     >>> from tests.helpers import tiny_model_folder
     >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
-    >>> len(tagger.tag_waveform(torch.randn(48000)).timeline)
+    >>> len(tagger.tag_waveform(torch.randn(48000), sample_rate=16000).timeline)
     4
     """
 
@@ -295,6 +353,7 @@ class WindowTagging:
         wav = self.load_audio(path)
         return self.tag_waveform(
             wav,
+            sample_rate=self.sample_rate,
             top_k=top_k,
             threshold=threshold,
             hop_seconds=hop_seconds,
@@ -314,33 +373,57 @@ class WindowTagging:
         batch_size=8,
         path="<waveform>",
         window_seconds=None,
+        *,
+        sample_rate=None,
     ):
-        """Tag a mono waveform of any length (see ``tag_file``).
+        """Tag an audio array of any length (see ``tag_file``).
+
+        The array is downmixed and resampled to the model's rate as files
+        are (``speechbrain_ast.audio.mono_waveform``); its rate must be
+        given, never guessed: a 44.1 kHz array read as 16 kHz audio is
+        another sound. Silent or sub-frame input is tagged but flagged
+        (``TaggingResult.silent`` / ``too_short``).
 
         Arguments
         ---------
-        wav : torch.Tensor
-            Mono waveform ``[S]`` at ``sample_rate``.
+        wav : torch.Tensor, numpy.ndarray or dict
+            Samples ``[S]``, or multi-channel ``[C, S]`` / ``[S, C]`` (the
+            shorter axis is the channels; they are averaged), or
+            HuggingFace's ``{"raw": array, "sampling_rate": rate}`` /
+            ``{"array": array, "sampling_rate": rate}``.
         top_k, threshold, hop_seconds, aggregate, batch_size
             As in ``tag_file``.
         path : str
             Name stored in the result.
         window_seconds : float, optional
             As in ``tag_file``.
+        sample_rate : int
+            Rate of ``wav`` in Hz (required unless ``wav`` is a dict with
+            ``sampling_rate``).
 
         Returns
         -------
         TaggingResult
             Clip-level labels, per-window timeline and scores.
 
+        Raises
+        ------
+        TypeError
+            No sample rate given.
+
         Example
         -------
         >>> from speechbrain_ast.tagging.tagger import AudioTagger
         >>> from tests.helpers import tiny_model_folder
         >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
-        >>> result = tagger.tag_waveform(torch.randn(800))  # 50 ms: one window
-        >>> result.timeline[0]["start"], result.timeline[0]["end"]
+        >>> result = tagger.tag_waveform(torch.randn(800), sample_rate=16000)
+        >>> result.timeline[0]["start"], result.timeline[0]["end"]  # one window
         (0.0, 0.05)
+        >>> stereo = {"array": torch.randn(2, 88200), "sampling_rate": 44100}
+        >>> tagger.tag_waveform(stereo).duration
+        2.0
+        >>> tagger.tag_waveform(torch.zeros(64000), sample_rate=16000).silent
+        True
         """
         if aggregate not in AGGREGATIONS:
             raise ValueError(
@@ -348,10 +431,11 @@ class WindowTagging:
             )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        wav = torch.as_tensor(wav).float().flatten()
-        if wav.numel() == 0:
-            raise AudioError(f"{path}: contains no samples")
         rate = self.sample_rate
+        wav = mono_waveform(wav, sample_rate, rate, name=path)
+        # The training skip list's rules, on the samples the model sees.
+        silent = silence_reason(float(wav.abs().max()), SILENCE_THRESHOLD)
+        too_short = too_short_reason(wav.numel(), rate)
         window, hop = self.window_hop_samples(window_seconds, hop_seconds)
         n_samples = wav.numel()
         starts = window_starts(n_samples, window, hop)
@@ -395,6 +479,9 @@ class WindowTagging:
             timeline=timeline,
             scores=clip_scores,
             window_scores=window_scores,
+            silent=silent is not None,
+            too_short=too_short is not None,
+            input_problems=[reason for reason in (silent, too_short) if reason],
         )
 
     def tag_files(self, paths, errors="raise", **kwargs):
