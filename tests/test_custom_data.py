@@ -241,7 +241,18 @@ def test_the_train_command_trains_exports_and_the_model_tags(samples, tmp_path):
         command, env=env, capture_output=True, text=True, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "accuracy" in json.loads((output / "results.json").read_text())["best_valid"]
+    results = json.loads((output / "results.json").read_text())
+    assert "accuracy" in results["best_valid"]
+    assert results["chosen_epoch"] == 1 and results["n_classes"] == 3
+    assert results["chance"]["uniform"] == pytest.approx(1 / 3, abs=1e-6)
+    # The run explains itself: plan and ETA in the log, summary.md, its last lines printed.
+    log = (output / "log.txt").read_text()
+    assert "plan: 1 epochs x" in log and "epoch 1/1 done" in log
+    assert "split: train" in log and "leakage check" in log
+    summary = (output / "summary.md").read_text()
+    for part in ("## Data", "chosen epoch: 1 of 1", "(chance: ", "log-mel + logistic regression"):
+        assert part in summary, part
+    assert "baseline, log-mel + logistic regression on the same split:" in done.stdout
     skipped = (output / "save" / "skipped.txt").read_text()
     assert "README.md" in skipped  # the _background_noise_ folder's text file
     clip = next((samples / "speech_commands_v0.02" / "yes").glob("*.wav"))

@@ -45,10 +45,13 @@ from speechbrain_ast.training.dataio import (
 from speechbrain_ast.training.distributed import init_distributed, world_size
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
+from speechbrain_ast.training.logmel_baseline import run_baseline
 from speechbrain_ast.training.metrics import TaggingStats
 from speechbrain_ast.training.mixup_partners import mixup_partners
 from speechbrain_ast.training.progress import ProgressClock, RunPlan
+from speechbrain_ast.training.reports import optional_step
 from speechbrain_ast.training.run_options import checked_run_options
+from speechbrain_ast.training.run_summary import write_run_summary
 from speechbrain_ast.training.settings import (
     plain_settings,
     read_data_config,
@@ -439,7 +442,7 @@ if __name__ == "__main__":
     )
     # Test scores (best-validation, and the weight average after its
     # validation score), results.json, the model folder, then the reports.
-    evaluate_and_export(
+    results = evaluate_and_export(
         brain,
         datasets,
         label_names,
@@ -455,3 +458,24 @@ if __name__ == "__main__":
         output_folder=hparams["output_folder"],
         model_folder=hparams["model_folder"],
     )
+    # summary.md: data, derived settings, chosen epoch, test vs chance, and the
+    # log-mel baseline on the same split (optional steps: never lose the run).
+    if sb.utils.distributed.if_main_process():
+        baseline = None
+        if hparams["summary_baseline"]:
+            baseline = optional_step(
+                "the log-mel baseline", run_baseline, hparams["save_folder"], hparams["n_frames"]
+            )
+        lines = optional_step(
+            "summary.md",
+            write_run_summary,
+            hparams["output_folder"],
+            hparams["save_folder"],
+            results,
+            hparams["history"].rows,
+            brain.main_metric,
+            plan.describe(),
+            baseline,
+        )
+        for line in lines or []:
+            print(line, flush=True)

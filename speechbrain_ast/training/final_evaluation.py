@@ -28,6 +28,7 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_ast.model_folder import write_model_folder
 from speechbrain_ast.training.averaging import apply_weight_average
+from speechbrain_ast.training.metrics import chance_level
 from speechbrain_ast.training.reports import (
     plot_run_history,
     write_evaluation_reports,
@@ -99,8 +100,10 @@ def evaluate_and_export(
     -------
     dict
         What ``results.json`` holds: ``best_valid`` (test scores of the
-        best-validation checkpoint), ``wa_valid`` and ``wa`` with weight
-        averaging, and the entries of ``results``.
+        best-validation checkpoint), ``chosen_epoch`` (its epoch),
+        ``n_classes``, ``chance`` (``metrics.chance_level`` of the test set),
+        ``wa_valid`` and ``wa`` with weight averaging, and the entries of
+        ``results``.
     """
     plot_run_history(history.rows, output_folder)
     results, evaluated = dict(results or {}), {}
@@ -116,6 +119,12 @@ def evaluate_and_export(
 
     if has_test:
         score("test", main_metric, "best_valid")
+        # The epoch of the checkpoint just scored, and what chance would score.
+        results["chosen_epoch"] = int(brain.hparams.epoch_counter.current)
+        results["n_classes"] = len(label_names)
+        results["chance"] = chance_level(
+            evaluated["test_best_valid"].target_matrix(), multi_label
+        )
     else:
         logger.info("the data has no test split: the model is exported without a test score")
     if weight_averaging:

@@ -286,3 +286,40 @@ def _as_matrix(tensor):
     if tensor.ndim != 2:
         raise ValueError(f"expected [batch, classes], got {list(tensor.shape)}")
     return tensor
+
+
+def chance_level(targets, multi_label):
+    """The score a model without information gets on these targets.
+
+    Arguments
+    ---------
+    targets : torch.Tensor
+        ``[N, C]`` one- or multi-hot targets of the scored set.
+    multi_label : bool
+        mAP (multi-label) or accuracy (single-label).
+
+    Returns
+    -------
+    dict
+        Single-label: ``majority`` (always answering the set's most frequent
+        class) and ``uniform`` (1 / C). Multi-label: ``mAP``, the mean class
+        prevalence over the classes present (the mAP of random scores).
+
+    Example
+    -------
+    >>> chance_level(torch.eye(4)[[0, 0, 0, 1]], multi_label=False)
+    {'majority': 0.75, 'uniform': 0.25}
+    >>> chance_level(torch.tensor([[1.0, 0.0], [1.0, 1.0]]), multi_label=True)
+    {'mAP': 0.75}
+    """
+    targets = targets.float()
+    if len(targets) == 0:
+        return {}
+    if multi_label:
+        prevalence = targets.mean(0)
+        return {"mAP": round(float(prevalence[prevalence > 0].mean()), 6)}
+    counts = targets.argmax(1).bincount(minlength=targets.shape[1])
+    return {
+        "majority": round(float(counts.max()) / len(targets), 6),
+        "uniform": round(1.0 / targets.shape[1], 6),
+    }
