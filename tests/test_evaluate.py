@@ -275,6 +275,10 @@ def test_event_reference_errors(multi, tmp_path, capsys):
     assert "none of the 1 recordings of" in capsys.readouterr().err
     assert main(["evaluate", multi, audio, "--events-csv", "x.tsv"]) == 2
     assert "--events-csv needs --events" in capsys.readouterr().err
+    # two recordings with one file name: which one the reference means is unknown
+    noise(tmp_path / "audio" / "copy" / "rec0.wav", 1.0, 7)
+    assert main(["evaluate", multi, audio, "--events", str(reference)]) == 2
+    assert "2 audio files are named rec0.wav" in capsys.readouterr().err
 
 
 def test_psds_option(multi, tmp_path, capsys):

@@ -691,32 +691,28 @@ def run_event_evaluation(args):
     """
     from speechbrain_ast.audio_files import list_audio_files
     from speechbrain_ast.cli.tag import event_options
-    from speechbrain_ast.tagging.evaluation import event_scores
+    from speechbrain_ast.tagging.evaluation import event_scores, recordings_of_reference
     from speechbrain_ast.tagging.events import events_from_tagging, read_event_list
 
     reference = read_event_list(args.events)
     if not reference:
         raise CommandError(f"{args.events}: the reference event list is empty")
-    by_name = {}
-    for path in list_audio_files(args.data):
-        by_name.setdefault(os.path.basename(path), []).append(path)
-    wanted = {os.path.basename(name): name for name in reference}
-    repeated = sorted(name for name in wanted if len(by_name.get(name, [])) > 1)
-    if repeated:
-        raise CommandError(
-            f"{args.data}: {len(by_name[repeated[0]])} recordings are named "
-            f"{repeated[0]} ({', '.join(by_name[repeated[0]][:3])}); the reference "
-            f"list {args.events} names recordings by file name",
-            EXIT_USAGE,
+    try:
+        found, missing, unlisted = recordings_of_reference(
+            reference, list_audio_files(args.data)
         )
-    missing = sorted(name for name in wanted if name not in by_name)
-    if len(missing) == len(wanted):
+    except ValueError as error:
         raise CommandError(
-            f"{args.data}: none of the {len(wanted)} recordings of {args.events} "
+            f"{args.data}: {error}; the reference list {args.events} names "
+            "recordings by file name",
+            EXIT_USAGE,
+        ) from None
+    if not found:
+        raise CommandError(
+            f"{args.data}: none of the {len(missing)} recordings of {args.events} "
             f"is here (e.g. {missing[0]})",
             EXIT_USAGE,
         )
-    unlisted = sorted(name for name in by_name if name not in wanted)
     tagger = load_tagger(args.model, args.device, args.int8, args.backend, args.onnx)
     check_window(tagger, args)
     reference_labels = {
@@ -731,10 +727,7 @@ def run_event_evaluation(args):
         )
     options = event_options(args, tagger.labels)
     detections, failed = [], []
-    for name in sorted(wanted):
-        if name in missing:
-            continue
-        path = by_name[name][0]
+    for path in found.values():
         try:
             wav = tagger.load_audio(path)
             tagged = tagger.tag_waveform(

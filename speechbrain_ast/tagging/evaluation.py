@@ -39,7 +39,7 @@ from speechbrain_ast.tagging.event_metrics import (
 )
 from speechbrain_ast.training.metrics import TaggingStats
 
-__all__ = ["clip_scores", "event_scores", "psds_scores"]
+__all__ = ["clip_scores", "event_scores", "psds_scores", "recordings_of_reference"]
 
 
 def clip_scores(true_labels, scores, labels, multi_label, threshold=0.5):
@@ -207,6 +207,55 @@ def _per_class_rows(names, precision, recall, f1, support):
         }
         for name, p, r, f, s in zip(names, precision, recall, f1, support)
     ]
+
+
+def recordings_of_reference(reference, paths):
+    """The audio file of each recording a reference event list names.
+
+    DCASE lists name recordings by file name (sometimes with a folder), so
+    a recording is the audio file with the same base name.
+
+    Arguments
+    ---------
+    reference : dict or list
+        ``{filename: [Event, ...]}`` (or just the file names).
+    paths : list of str
+        Audio files, e.g. ``audio_files.list_audio_files(folder)``.
+
+    Returns
+    -------
+    found : dict
+        ``{file name: path}`` of the recordings present, sorted by name.
+    missing : list of str
+        File names of the reference with no audio file.
+    unlisted : list of str
+        File names of audio files the reference does not name.
+
+    Raises
+    ------
+    ValueError
+        Several audio files with the file name of one recording.
+
+    Example
+    -------
+    >>> recordings_of_reference({"audio/a.wav": [], "b.wav": []},
+    ...                         ["x/a.wav", "x/c.wav"])
+    ({'a.wav': 'x/a.wav'}, ['b.wav'], ['c.wav'])
+    """
+    by_name = collections.defaultdict(list)
+    for path in paths:
+        by_name[os.path.basename(path)].append(path)
+    wanted = sorted({os.path.basename(name) for name in reference})
+    for name in wanted:
+        if len(by_name.get(name, [])) > 1:
+            raise ValueError(
+                f"{len(by_name[name])} audio files are named {name} "
+                f"({', '.join(by_name[name][:3])})"
+            )
+    found = {name: by_name[name][0] for name in wanted if name in by_name}
+    missing = [name for name in wanted if name not in by_name]
+    unlisted = sorted(set(by_name) - set(wanted))
+    return found, missing, unlisted
 
 
 def event_scores(
