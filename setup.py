@@ -29,6 +29,11 @@ setup(
         "shards": ["webdataset"],
         # ONNX export, the onnxruntime backend and int8 (onnxruntime quantisation).
         "onnx": ["onnx>=1.16", "onnxruntime>=1.17", "onnxscript>=0.2"],
+        # Maintained DCASE evaluators: cross-checks of our event metrics, and
+        # PSDS in `speechbrain-ast evaluate --psds`. Heavy (librosa, numba,
+        # pandas, a Cython build), so not in `test`. sed_scores_eval 0.0.4
+        # writes into arrays that pandas >= 3 hands out read-only.
+        "eval": ["sed_eval==0.2.1", "sed_scores_eval==0.0.4", "pandas<3"],
     },
     entry_points={"console_scripts": ["speechbrain-ast=speechbrain_ast.cli:main"]},
 )

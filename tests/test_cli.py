@@ -396,7 +396,8 @@ def test_tag_timeline_and_events(model, long_wav, wavs, tmp_path, capsys):
     assert [event[:2] for event in events[:3]] == [["    0.000", "4.000"]] * 3
     rows = open(csv_path).read().splitlines()
     assert rows[0] == "filename\tonset\toffset\tevent_label" and len(rows) == 1 + 6
-    assert rows[1].startswith(f"{long_wav}\t0.000\t4.000\t")
+    # file names, as DCASE reference lists name recordings
+    assert rows[1].startswith("long.wav\t0.000\t4.000\t")
 
     thresholds = tmp_path / "thresholds.json"
     thresholds.write_text(json.dumps({"dog": 0.0, "rain": 1.0, "rooster": 1.0}))

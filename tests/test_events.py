@@ -1,6 +1,9 @@
 """Sound event detection: events from window timelines, DCASE lists, F1 metrics."""
 
 import json
+import logging
+import math
+import os
 
 import pytest
 import torch
@@ -158,14 +161,27 @@ def test_event_list_round_trip_and_errors(tmp_path):
             [0.0], [2.0], torch.tensor([[0.1, 0.1]]), ["a", "b"], 2.0
         ),
     ]
-    detections[1].path = "quiet.wav"
+    detections[0].path = os.path.join("street", "loud.wav")
+    detections[1].path = os.path.join("street", "quiet.wav")
     path = write_event_list(detections, tmp_path / "sub" / "events.tsv")
     lines = open(path).read().splitlines()
+    # file names as DCASE lists have them; a recording without events keeps a row
     assert lines == [
         "filename\tonset\toffset\tevent_label",
-        "<waveform>\t0.000\t2.000\ta",
+        "loud.wav\t0.000\t2.000\ta",
+        "quiet.wav",
     ]
-    assert read_event_list(path) == {"<waveform>": [Event("a", 0.0, 2.0)]}
+    assert read_event_list(path) == {
+        "loud.wav": [Event("a", 0.0, 2.0)],
+        "quiet.wav": [],
+    }
+    # names that repeat keep their paths (file names would merge them)
+    detections[1].path = os.path.join("park", "loud.wav")
+    lines = open(write_event_list(detections, path)).read().splitlines()
+    assert lines[1:] == [
+        f"{os.path.join('street', 'loud.wav')}\t0.000\t2.000\ta",
+        detections[1].path,
+    ]
     bad = tmp_path / "bad.tsv"
     bad.write_text("a.wav\t1.0\tx\tdog\n")
     with pytest.raises(ValueError, match=r"bad.tsv: line 1"):
@@ -204,6 +220,26 @@ def test_event_based_f1_definitions():
     assert (dup["tp"], dup["fp"], dup["fn"]) == (1, 2, 1)
 
 
+def test_event_lists_match_by_file_name(caplog):
+    ref = {"a.wav": [Event("dog", 1.0, 2.0)], "b.wav": []}
+    est = {os.path.join("recordings", "a.wav"): [Event("dog", 1.0, 2.0)]}
+    assert event_based_scores(ref, est)["f1"] == 1.0
+    assert segment_based_scores(ref, est)["f1"] == 1.0
+    assert not caplog.records
+    # names that never meet: F1 0 with a warning, not silently
+    with caplog.at_level(logging.WARNING):
+        assert event_based_scores(ref, {"c.wav": est[next(iter(est))]})["f1"] == 0.0
+    assert "none of the 1 estimated file names (e.g. c.wav)" in caplog.text
+    twice = {"x/a.wav": [], "y/a.wav": []}
+    with pytest.raises(ValueError, match="x/a.wav and y/a.wav have the same file name"):
+        event_based_scores(ref, twice)
+
+
+def test_error_rate_without_reference_events_is_undefined():
+    scores = segment_based_scores({"a.wav": []}, {"a.wav": [Event("dog", 0.0, 1.0)]})
+    assert math.isnan(scores["error_rate"]) and scores["fp"] == 1
+
+
 def test_segment_based_f1_and_error_rate():
     ref = {"a": [Event("dog", 0.0, 2.0), Event("cat", 2.5, 3.0)]}
     est = {"a": [Event("dog", 0.5, 1.0), Event("rain", 2.2, 2.4)]}
@@ -225,7 +261,9 @@ def test_segment_based_f1_and_error_rate():
 @pytest.fixture(scope="module")
 def tagger(tmp_path_factory):
     torch.manual_seed(0)
-    return AudioTagger.from_hparams(tiny_model_folder(tmp_path_factory.mktemp("events")))
+    return AudioTagger.from_hparams(
+        tiny_model_folder(tmp_path_factory.mktemp("events"))
+    )
 
 
 def test_audio_tagger_detect_events(tagger, tmp_path):

@@ -1,4 +1,4 @@
-"""The ``speechbrain-ast`` command line: tag audio, import, export, statistics.
+"""The ``speechbrain-ast`` command line: tag, evaluate, import, export, statistics.
 
 Subcommands, one module each::
 
@@ -7,6 +7,8 @@ Subcommands, one module each::
                     [--timeline] [--events] [--events-csv TSV] [--plot PNG]
                     [--int8] [--json] [--device cpu] [--backend torch|onnx] [--onnx FILE]
     speechbrain-ast tag - --model DIR [--rate HZ] [--json]     (live: stdin)
+    speechbrain-ast evaluate MODEL DIR_OR_CSV [--split test] [--json]  (evaluate)
+                    [--events REF.tsv] [--t-collar 0.2] [--segment 1.0] [--psds]
     speechbrain-ast import --format official|hf SRC OUT_DIR [--labels CSV]
                     [--n-frames N] [--fstride 10] [--tstride 10]   (import_checkpoint)
                     [--norm-stats DATASET|MEAN,STD] [--num-heads H]
@@ -42,6 +44,7 @@ from speechbrain_ast.cli.common import (
     describe,
     report,
 )
+from speechbrain_ast.cli.evaluate import add_evaluate_parser
 from speechbrain_ast.cli.export import add_export_parser
 from speechbrain_ast.cli.export_onnx import add_export_onnx_parser
 from speechbrain_ast.cli.import_checkpoint import add_import_parser
@@ -54,6 +57,7 @@ __all__ = ["CommandError", "HelpFormatter", "build_parser", "main"]
 
 SUBCOMMANDS = (
     add_tag_parser,
+    add_evaluate_parser,
     add_import_parser,
     add_export_parser,
     add_export_onnx_parser,
@@ -69,8 +73,8 @@ def build_parser():
     Returns
     -------
     argparse.ArgumentParser
-        The parser with the ``tag``, ``import``, ``export``, ``export-onnx``,
-        ``stats``, ``shards`` and ``train`` subcommands.
+        The parser with the ``tag``, ``evaluate``, ``import``, ``export``,
+        ``export-onnx``, ``stats``, ``shards`` and ``train`` subcommands.
 
     Example
     -------

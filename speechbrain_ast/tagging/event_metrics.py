@@ -22,13 +22,34 @@ needs ``dcase_util``, which imports ``librosa``/``numba`` and
 
 Both give micro-averaged ("overall") precision, recall and F1 over all
 classes and files, and the class-wise macro average of F1 over the classes
-that have reference events.
+that have reference events. The segment error rate is NaN when the
+reference has no active segment: it divides by the reference count, and
+0.0 would read as a perfect score.
+
+Files are matched by base name, as DCASE event lists name them
+(``a.wav`` in one list matches ``audio/street/a.wav`` in the other). Two
+files of one list with the same base name are an error (they cannot be told
+apart), and a warning says so when none of the estimated names is in the
+reference: every estimate would then count as a false positive and every
+reference event as missed, an F1 of 0 that says nothing about the model.
+
+``tests/test_event_metrics_reference.py`` scores seeded event lists with
+``sed_eval`` 0.2.1 and with these functions: equal to 1e-6 where no time
+sits exactly on a collar or segment edge (``sed_eval`` compares float
+differences exactly; here 1e-9 of rounding is allowed). By default
+``sed_eval`` gives a class with reference events but no estimate an F1 of
+NaN (its precision is 0/0) and leaves it out of the class average; here it
+is 0 (its recall is 0).
 
 Authors
  * speechbrain-ast contributors 2026
 """
 
+import logging
 import math
+import os
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["event_based_scores", "segment_based_scores"]
 
@@ -88,14 +109,44 @@ def _max_matching(candidates, n_left):
     return sum(augment(left, set()) for left in range(n_left))
 
 
-def _events_by_file(events):
-    """``{file: [Event]}`` from that dict or from ``[(file, Event)]`` rows."""
+def _events_by_file(events, which="events"):
+    """``{base name: [Event]}`` from that dict or from ``[(file, Event)]`` rows.
+
+    Raises ``ValueError`` when two files of the list share a base name.
+    """
     if isinstance(events, dict):
-        return events
-    grouped = {}
-    for filename, event in events:
-        grouped.setdefault(filename, []).append(event)
-    return grouped
+        items = events.items()
+    else:
+        grouped = {}
+        for filename, event in events:
+            grouped.setdefault(filename, []).append(event)
+        items = grouped.items()
+    by_name, first_path = {}, {}
+    for filename, file_events in items:
+        name = os.path.basename(os.fspath(filename))
+        if name in first_path and first_path[name] != filename:
+            raise ValueError(
+                f"{which}: {first_path[name]} and {filename} have the same file "
+                "name; event lists match recordings by file name"
+            )
+        first_path[name] = filename
+        by_name.setdefault(name, []).extend(file_events)
+    return by_name
+
+
+def _matched_lists(reference, estimated):
+    """Both lists keyed by base name; warn when their names never meet."""
+    reference = _events_by_file(reference, "reference events")
+    estimated = _events_by_file(estimated, "estimated events")
+    if reference and estimated and not set(reference) & set(estimated):
+        logger.warning(
+            "none of the %d estimated file names (e.g. %s) is in the reference "
+            "list (e.g. %s): every estimated event counts as a false positive",
+            len(estimated),
+            sorted(estimated)[0],
+            sorted(reference)[0],
+        )
+    return reference, estimated
 
 
 def event_based_scores(
@@ -111,7 +162,7 @@ def event_based_scores(
     ---------
     reference : dict
         ``{filename: [Event, ...]}`` true events (files without events may
-        map to an empty list).
+        map to an empty list); files are matched by base name.
     estimated : dict
         ``{filename: [Event, ...]}`` detected events.
     t_collar : float
@@ -136,8 +187,10 @@ def event_based_scores(
     1.0
     >>> event_based_scores(ref, est, t_collar=0.2)["f1"]
     0.0
+    >>> event_based_scores(ref, {"audio/a.wav": est["a.wav"]})["f1"]  # by file name
+    1.0
     """
-    reference, estimated = _events_by_file(reference), _events_by_file(estimated)
+    reference, estimated = _matched_lists(reference, estimated)
     counts = {}
     for filename in sorted(set(reference) | set(estimated)):
         refs, ests = reference.get(filename, []), estimated.get(filename, [])
@@ -179,7 +232,8 @@ def _activity(events, labels, n_segments, time_resolution):
     """``{label: set of active segment indices}``."""
     active = {label: set() for label in labels}
     for event in events:
-        first = int(math.floor(event.onset / time_resolution + 1e-9))
+        # An onset before 0 (a list shifted by a latency) starts at segment 0.
+        first = max(0, int(math.floor(event.onset / time_resolution + 1e-9)))
         stop = int(math.ceil(event.offset / time_resolution - 1e-9))
         stop = min(max(stop, first + 1), n_segments)
         active[event.label].update(range(first, stop))
@@ -192,7 +246,8 @@ def segment_based_scores(reference, estimated, time_resolution=1.0, durations=No
     Arguments
     ---------
     reference : dict
-        ``{filename: [Event, ...]}`` true events.
+        ``{filename: [Event, ...]}`` true events; files are matched by base
+        name.
     estimated : dict
         ``{filename: [Event, ...]}`` detected events.
     time_resolution : float
@@ -206,7 +261,8 @@ def segment_based_scores(reference, estimated, time_resolution=1.0, durations=No
     -------
     dict
         ``f1``, ``precision``, ``recall``, ``tp``, ``fp``, ``fn``,
-        ``error_rate``, ``class_wise_f1``, ``macro_f1``, ``n_segments``.
+        ``error_rate`` (NaN without reference activity), ``class_wise_f1``,
+        ``macro_f1``, ``n_segments``.
 
     Example
     -------
@@ -216,11 +272,16 @@ def segment_based_scores(reference, estimated, time_resolution=1.0, durations=No
     >>> scores = segment_based_scores(ref, est)
     >>> scores["tp"], scores["fp"], scores["fn"], scores["f1"]
     (1, 1, 1, 0.5)
+    >>> segment_based_scores({"a.wav": []}, est)["error_rate"]  # nothing to miss
+    nan
     """
     if not time_resolution > 0:
         raise ValueError(f"time_resolution must be positive, got {time_resolution}")
-    reference, estimated = _events_by_file(reference), _events_by_file(estimated)
-    durations = durations or {}
+    reference, estimated = _matched_lists(reference, estimated)
+    durations = {
+        os.path.basename(os.fspath(name)): seconds
+        for name, seconds in (durations or {}).items()
+    }
     counts = {}
     substitutions = deletions = insertions = n_reference = n_segments_total = 0
     for filename in sorted(set(reference) | set(estimated)):
@@ -255,7 +316,7 @@ def segment_based_scores(reference, estimated, time_resolution=1.0, durations=No
     return _summary(
         counts,
         {
-            "error_rate": errors / n_reference if n_reference else 0.0,
+            "error_rate": errors / n_reference if n_reference else math.nan,
             "n_segments": n_segments_total,
             "time_resolution": time_resolution,
         },

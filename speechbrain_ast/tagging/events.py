@@ -22,7 +22,9 @@ those window scores into events, each a ``(label, onset, offset, score)``:
 Per-class thresholds can be read from a file (``read_class_thresholds``:
 JSON ``{label: T}`` or ``label<TAB>T`` lines). Event lists are read and
 written in the DCASE format: a tab-separated file
-with the header ``filename  onset  offset  event_label`` (times in seconds).
+with the header ``filename  onset  offset  event_label`` (times in seconds),
+recordings named by file name (not folder), and a recording without events
+written as a row with only its file name, so the list says it was scored.
 
 The module is over 500 lines on purpose: the four steps, the two result
 types and the two file formats that feed and keep them (thresholds in,
@@ -33,12 +35,16 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import collections
 import csv
 import dataclasses
 import json
+import logging
 import os
 
 import torch
+
+logger = logging.getLogger(__name__)
 
 FRAME_MERGES = ("mean", "max")
 DCASE_COLUMNS = ("filename", "onset", "offset", "event_label")
@@ -589,10 +595,17 @@ def events_from_tagging(result, labels, **options):
 def write_event_list(detections, path):
     """Write events in the DCASE event-list format (tab-separated, header).
 
+    The ``filename`` column holds each recording's file name, as DCASE
+    reference lists do, so the list scores against one
+    (``event_metrics``). A recording without events gets a row with only
+    its file name. Recordings whose file names repeat (``dog/1.wav``,
+    ``cat/1.wav``) keep their paths as given, with a warning: file names
+    alone would merge them.
+
     Arguments
     ---------
     detections : list of EventDetection
-        One entry per recording (its ``path`` is the ``filename`` column).
+        One entry per recording (its ``path`` gives the ``filename``).
     path : str
         File to write (its folder is created).
 
@@ -603,25 +616,43 @@ def write_event_list(detections, path):
 
     Example
     -------
-    >>> detection = EventDetection("a.wav", 3.0, [Event("dog", 0.5, 1.5, 0.9)],
+    >>> detection = EventDetection("street/a.wav", 3.0, [Event("dog", 0.5, 1.5, 0.9)],
     ...                            torch.zeros(1), torch.zeros(1, 1), ["dog"])
-    >>> out = write_event_list([detection], getfixture("tmpdir").join("e.tsv").strpath)
+    >>> quiet = EventDetection("street/b.wav", 3.0, [], torch.zeros(1),
+    ...                        torch.zeros(1, 1), ["dog"])
+    >>> out = write_event_list([detection, quiet], getfixture("tmpdir").join("e.tsv").strpath)
     >>> print(open(out).read().strip())
     filename	onset	offset	event_label
     a.wav	0.500	1.500	dog
+    b.wav
     """
     path = os.fspath(path)
+    names = [os.path.basename(os.fspath(detection.path)) for detection in detections]
+    paths_of = collections.defaultdict(set)
+    for detection, name in zip(detections, names):
+        paths_of[name].add(os.fspath(detection.path))
+    repeated = {name for name, paths in paths_of.items() if len(paths) > 1}
+    if repeated:
+        logger.warning(
+            "%s: file names repeat (%s); those recordings are written with their "
+            "paths as given, which a DCASE reference list will not match",
+            path,
+            ", ".join(sorted(repeated)[:3]),
+        )
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(DCASE_COLUMNS)
-        for detection in detections:
+        for detection, name in zip(detections, names):
+            filename = detection.path if name in repeated else name
+            if not detection.events:
+                writer.writerow([filename])
             for event in detection.events:
                 writer.writerow(
                     [
-                        detection.path,
+                        filename,
                         f"{event.onset:.3f}",
                         f"{event.offset:.3f}",
                         event.label,
