@@ -35,5 +35,7 @@ setup(
         # writes into arrays that pandas >= 3 hands out read-only.
         "eval": ["sed_eval==0.2.1", "sed_scores_eval==0.0.4", "pandas<3"],
     },
-    entry_points={"console_scripts": ["speechbrain-ast=speechbrain_ast.cli:main"]},
+    # The console script starts outside the package: it can explain a broken stack.
+    py_modules=["speechbrain_ast_entry"],
+    entry_points={"console_scripts": ["speechbrain-ast=speechbrain_ast_entry:main"]},
 )

@@ -486,3 +486,21 @@ def test_tag_plot(model, long_wav, wavs, tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code = main(["tag", long_wav, wavs[0], "--model", model, "--plot", str(png)])
     assert code == 2 and "give exactly one FILE" in capsys.readouterr().err
+
+
+def test_a_broken_stack_is_one_line_that_says_what_to_run():
+    """torchaudio unimportable (CUDA wheel beside CPU torch): no traceback, the fix named."""
+    code = (
+        "import sys; sys.modules['torchaudio'] = None\n"
+        "import speechbrain_ast_entry\n"
+        "sys.exit(speechbrain_ast_entry.main(['tag', '--help']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "scripts/setup_env.sh" in lines[0]
+    assert "fix_cpu_torch_wheels.py" in lines[0]

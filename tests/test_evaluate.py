@@ -224,7 +224,9 @@ def test_event_scores_match_event_metrics(multi, tmp_path, capsys):
     detections = {}
     for path in paths:
         wav = tagger.load_audio(path)
-        tagged = tagger.tag_waveform(wav, path=path, hop_seconds=0.5)
+        tagged = tagger.tag_waveform(
+            wav, sample_rate=tagger.sample_rate, path=path, hop_seconds=0.5
+        )
         detections[os.path.basename(path)] = events_from_tagging(
             tagged, tagger.labels, thresholds=0.45, waveform=wav
         )

@@ -732,6 +732,7 @@ def run_event_evaluation(args):
             wav = tagger.load_audio(path)
             tagged = tagger.tag_waveform(
                 wav,
+                sample_rate=tagger.sample_rate,  # load_audio resampled it
                 path=path,
                 top_k=1,
                 hop_seconds=args.hop,
