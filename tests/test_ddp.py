@@ -335,6 +335,63 @@ def test_a_restarted_attempt_does_not_read_the_previous_attempts_addresses(tmp_p
     assert "attempt 1 rank 1: 2.0" in done.stdout
 
 
+FINISHED_DDP_RANK = textwrap.dedent(
+    """
+    import logging
+    import os
+    import sys
+
+    import torch
+    import torch.distributed
+    from torch.nn.parallel import DistributedDataParallel
+
+    from speechbrain_ast.training.distributed import (
+        _gloo_threads, finish_distributed, init_distributed,
+    )
+
+    rank, mode = os.environ["RANK"], sys.argv[2]
+    logging.basicConfig(filename=sys.argv[1] + f".{rank}.log", level=logging.INFO)
+    init_distributed({"distributed_backend": "gloo"})
+    model = DistributedDataParallel(torch.nn.Linear(4, 2))
+    model(torch.randn(3, 4)).sum().backward()
+    logging.info("work done")
+    if mode == "probe":
+        torch.distributed.destroy_process_group()
+        print(f"rank {rank}: gloo threads after destroy_process_group: {len(_gloo_threads())}")
+    else:
+        finish_distributed()
+        print("not reached: the process ended in finish_distributed")
+    """
+)
+
+
+@needs_gloo
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_a_ddp_rank_that_finished_its_work_ends_without_finalizing_gloo(tmp_path):
+    """DDP keeps gloo's threads alive past destroy_process_group: finish_distributed ends the rank.
+
+    Those threads, torn down during interpreter finalization, are what aborted
+    a finished rank (SIGABRT, "terminate called without an active exception").
+    """
+    script = tmp_path / "worker.py"
+    script.write_text(FINISHED_DDP_RANK)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=REPO)
+    outputs = {}
+    for mode in ("probe", "finish"):
+        done = subprocess.run(
+            torchrun("--standalone", "--nproc_per_node=2", str(script), str(tmp_path / mode), mode),
+            env=env, capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+        outputs[mode] = done.stdout
+        for rank in (0, 1):  # logs flushed either way
+            assert "work done" in (tmp_path / f"{mode}.{rank}.log").read_text()
+    for rank in (0, 1):
+        assert f"rank {rank}: gloo threads after destroy_process_group:" in outputs["probe"]
+        assert f"rank {rank}: gloo threads after destroy_process_group: 0" not in outputs["probe"]
+    assert "not reached" not in outputs["finish"]
+
+
 # Each attempt builds its group on its own part of torchrun's shared store
 # (training/distributed.py: attempt_store); before that, a restarted rank could
 # read the previous attempt's gloo addresses and hang or fail to connect.

@@ -43,7 +43,7 @@ from speechbrain_ast.training.dataio import (
     read_classes,
     targets_from_labels,
 )
-from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.distributed import finish_distributed, init_distributed
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
@@ -360,3 +360,4 @@ if __name__ == "__main__":
         output_folder=hparams["output_folder"],
         model_folder=hparams["model_folder"],
     )
+    finish_distributed()  # every rank exits cleanly (training/distributed.py)

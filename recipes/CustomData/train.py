@@ -42,7 +42,11 @@ from speechbrain_ast.training.dataio import (
     read_classes,
     targets_from_labels,
 )
-from speechbrain_ast.training.distributed import init_distributed, world_size
+from speechbrain_ast.training.distributed import (
+    finish_distributed,
+    init_distributed,
+    world_size,
+)
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.logmel_baseline import run_baseline
@@ -479,3 +483,4 @@ if __name__ == "__main__":
         )
         for line in lines or []:
             print(line, flush=True)
+    finish_distributed()  # every rank exits cleanly (training/distributed.py)

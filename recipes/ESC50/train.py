@@ -36,6 +36,7 @@ from speechbrain_ast.training.dataio import (
     targets_from_labels,
 )
 from speechbrain_ast.training.distributed import (
+    finish_distributed,
     gather_tagging_stats,
     init_distributed,
 )
@@ -296,3 +297,4 @@ if __name__ == "__main__":
         model_folder=hparams["model_folder"],
         results=results,
     )
+    finish_distributed()  # every rank exits cleanly (training/distributed.py)

@@ -42,7 +42,7 @@ from ssl_prepare import prepare_ssl_data
 from speechbrain_ast.audio import AudioError, checked_mono, unreadable
 from speechbrain_ast.pretrained.ssl_checkpoint import write_ssl_checkpoint
 from speechbrain_ast.training.cpu_memory import keep_freed_memory
-from speechbrain_ast.training.distributed import init_distributed
+from speechbrain_ast.training.distributed import finish_distributed, init_distributed
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.reports import plot_run_history
 from speechbrain_ast.training.run_options import checked_run_options
@@ -367,3 +367,4 @@ if __name__ == "__main__":
         encoder_path,
         encoder_path,
     )
+    finish_distributed()  # every rank exits cleanly (training/distributed.py)
