@@ -15,13 +15,15 @@ of digital silence or quiet white noise, and scores the events that
 Reference events: each clip is trimmed to its audible part (from the first
 to the last 20 ms frame within 40 dB of the clip's loudest frame; ESC-50
 clips are padded with digital silence) and the trimmed clip is one event.
-Gaps between clips (and before the first) are 1-3 s long, at random either
-silence or white noise at -50 dBFS RMS. Each recording holds clips of
-distinct classes, every fold-5 clip of the chosen classes is used once.
+Gaps between clips (and before the first) are 1-3 s long (``--gap-seconds``),
+at random either silence or white noise at -50 dBFS RMS (``--gap-kind``).
+Each recording holds clips of distinct classes, every fold-5 clip of the
+chosen classes is used once.
 
-Every configuration of the grid (window, hop, threshold, median filter) is
-reported; none is tuned on these recordings except by looking at the table,
-so the best row is an optimistic figure.
+Every configuration of the grid (window, hop, frame rule, threshold, median
+filter, level gate) is reported; none is tuned on these recordings except by
+looking at the table, so the best row is an optimistic figure. The defaults
+(``--rule auto``, the rule's own threshold) are those of ``tag --events``.
 
 Usage::
 
@@ -52,7 +54,11 @@ from speechbrain_ast.tagging.event_metrics import (  # noqa: E402
     event_based_scores,
     segment_based_scores,
 )
-from speechbrain_ast.tagging.events import Event, events_from_tagging  # noqa: E402
+from speechbrain_ast.tagging.events import (  # noqa: E402
+    Event,
+    default_event_rule,
+    events_from_tagging,
+)
 from speechbrain_ast.tagging.tagger import AudioTagger  # noqa: E402
 
 RATE = 16000
@@ -89,10 +95,14 @@ def read_fold(esc50, fold, classes):
     return rows
 
 
-def build_recordings(clips, per_recording, seed, label_map=None):
+def build_recordings(
+    clips, per_recording, seed, label_map=None, gap_seconds=(1.0, 3.0), gap_kind="mixed"
+):
     """Concatenate clips of distinct classes with gaps; return recordings.
 
-    Each recording is ``(name, waveform, [Event, ...])``.
+    Each recording is ``(name, waveform, [Event, ...])``. Gaps last
+    ``gap_seconds`` (min, max) and are silence, noise, or either at random
+    (``gap_kind`` "silence", "noise", "mixed").
     """
     rng = numpy.random.default_rng(seed)
     pool = [clips[i] for i in rng.permutation(len(clips))]
@@ -108,8 +118,9 @@ def build_recordings(clips, per_recording, seed, label_map=None):
                 break
         parts, events, position = [], [], 0
         for path, category in chosen:
-            gap = int(rng.uniform(1.0, 3.0) * RATE)
-            if rng.random() < 0.5:
+            gap = int(rng.uniform(*gap_seconds) * RATE)
+            noisy = rng.random() >= 0.5
+            if gap_kind == "silence" or (gap_kind == "mixed" and not noisy):
                 parts.append(torch.zeros(gap))
             else:
                 noise = torch.from_numpy(rng.standard_normal(gap)).float()
@@ -132,9 +143,13 @@ def build_recordings(clips, per_recording, seed, label_map=None):
 
 
 def evaluate(
-    tagger, recordings, windows, hops, thresholds, medians, levels, batch_size
+    tagger, recordings, windows, hops, thresholds, medians, levels, batch_size, rules
 ):
-    """Score every configuration of the grid; return one row per configuration."""
+    """Score every configuration of the grid; return one row per configuration.
+
+    A threshold of None is the rule's own (``default_event_rule``); rule
+    ``"auto"`` is the one that suits the model, as ``tag --events`` picks it.
+    """
     reference = {name: events for name, _, events in recordings}
     durations = {name: wav.numel() / RATE for name, wav, _ in recordings}
     rows = []
@@ -156,7 +171,13 @@ def evaluate(
         }
         seconds = time.perf_counter() - start
         waveforms = {name: wav for name, wav, _ in recordings}
-        for threshold, median, level in itertools.product(thresholds, medians, levels):
+        for rule, threshold, median, level in itertools.product(
+            rules, thresholds, medians, levels
+        ):
+            if rule == "auto":
+                rule = default_event_rule(tagger.multi_label)[0]
+            if threshold is None:
+                threshold = default_event_rule(rule == "threshold")[1]
             estimated = {
                 name: events_from_tagging(
                     result,
@@ -166,6 +187,7 @@ def evaluate(
                     min_level_db=level,
                     waveform=waveforms[name],
                     sample_rate=RATE,
+                    rule=rule,
                 ).events
                 for name, result in tagged.items()
             }
@@ -178,6 +200,7 @@ def evaluate(
                 {
                     "window_s": window or round(tagger.window_samples / RATE, 4),
                     "hop_s": hop,
+                    "rule": rule,
                     "threshold": threshold,
                     "median_s": median,
                     "min_level_db": level,
@@ -199,14 +222,15 @@ def markdown(rows, n_events, n_recordings, audio_seconds):
         f"{n_recordings} recordings, {n_events} reference events, "
         f"{audio_seconds / 60:.1f} min of audio",
         "",
-        "| window (s) | hop (s) | threshold | median (s) | level gate (dBFS) "
+        "| window (s) | hop (s) | rule | threshold | median (s) | level gate (dBFS) "
         "| event F1 (onset+offset) | event F1 (onset only) | segment F1 "
         "| segment ER | events found |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['window_s']:g} | {row['hop_s']:g} | {row['threshold']:g} "
+            f"| {row['window_s']:g} | {row['hop_s']:g} | {row['rule']} "
+            f"| {row['threshold']:g} "
             f"| {row['median_s']:g} "
             f"| {'-' if row['min_level_db'] is None else format(row['min_level_db'], 'g')} "
             f"| {row['event_f1']:.1%} "
@@ -237,7 +261,20 @@ def main():
         help="window lengths in seconds (0: the model input)",
     )
     parser.add_argument("--hop", type=float, nargs="+", default=[0.25])
-    parser.add_argument("--threshold", type=float, nargs="+", default=[0.3, 0.5])
+    parser.add_argument(
+        "--rule",
+        choices=("auto", "threshold", "top"),
+        nargs="+",
+        default=["auto"],
+        help="frame rules (auto: the model's, as tag --events)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        nargs="+",
+        default=[None],
+        help="thresholds (default: the rule's own, 0.5 threshold / 0 top)",
+    )
     parser.add_argument("--median", type=float, nargs="+", default=[0.0, 1.0])
     parser.add_argument(
         "--min-level",
@@ -245,6 +282,17 @@ def main():
         nargs="*",
         default=[],
         help="level gates in dBFS to try besides none",
+    )
+    parser.add_argument(
+        "--gap-seconds",
+        type=float,
+        nargs=2,
+        default=[1.0, 3.0],
+        metavar=("MIN", "MAX"),
+        help="length of the gaps between clips",
+    )
+    parser.add_argument(
+        "--gap-kind", choices=("mixed", "silence", "noise"), default="mixed"
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -262,7 +310,13 @@ def main():
     unknown = sorted({category for _, category in clips} - set(tagger.labels))
     if unknown:
         sys.exit(f"{args.model}: the model has no class for {', '.join(unknown)}")
-    recordings = build_recordings(clips, args.per_recording, args.seed)
+    recordings = build_recordings(
+        clips,
+        args.per_recording,
+        args.seed,
+        gap_seconds=args.gap_seconds,
+        gap_kind=args.gap_kind,
+    )
     n_events = sum(len(events) for _, _, events in recordings)
     audio_seconds = sum(wav.numel() for _, wav, _ in recordings) / RATE
     windows = [window or None for window in args.window]
@@ -275,6 +329,7 @@ def main():
         args.median,
         [None, *args.min_level],
         args.batch_size,
+        args.rule,
     )
     print(markdown(rows, n_events, len(recordings), audio_seconds))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -1,5 +1,6 @@
 """Tests of the ``speechbrain-ast`` command line (tiny random model folders)."""
 
+import argparse
 import glob
 import json
 import os
@@ -372,7 +373,11 @@ def test_help_shows_every_default():
         flat = " ".join(command.format_help().split())
         assert name != "export" or "labels (required)" in flat
     tag_help = commands["tag"].format_help()
-    for expected in ("(default: 5)", "(default: half a window)", "(default: 0.5)"):
+    for expected in (
+        "(default: 5)",
+        "(default: half a window)",
+        "(default: 0.5 with the threshold rule",
+    ):
         assert expected in " ".join(tag_help.split())
 
 
@@ -390,14 +395,15 @@ def test_tag_timeline_and_events(model, long_wav, wavs, tmp_path, capsys):
         line for line in lines if line.startswith("    ") and "-" in line.split("\t")[0]
     ]
     assert windows[0].startswith("    0.000-1.295\t") and len(windows) == 4 + 1
-    # threshold 0: every class is one event over the whole file
+    # threshold 0: every class is one event over the sounding part; the
+    # clip is digital silence before 2 s and after 3 s, which holds none
     assert "  events: 3" in lines
     events = [line.split("\t") for line in lines if line.count("\t") == 3]
-    assert [event[:2] for event in events[:3]] == [["    0.000", "4.000"]] * 3
+    assert [event[:2] for event in events[:3]] == [["    2.000", "3.000"]] * 3
     rows = open(csv_path).read().splitlines()
     assert rows[0] == "filename\tonset\toffset\tevent_label" and len(rows) == 1 + 6
     # file names, as DCASE reference lists name recordings
-    assert rows[1].startswith("long.wav\t0.000\t4.000\t")
+    assert rows[1].startswith("long.wav\t2.000\t3.000\t")
 
     thresholds = tmp_path / "thresholds.json"
     thresholds.write_text(json.dumps({"dog": 0.0, "rain": 1.0, "rooster": 1.0}))
@@ -407,14 +413,15 @@ def test_tag_timeline_and_events(model, long_wav, wavs, tmp_path, capsys):
     )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["event_options"] == {
+        "rule": "threshold",  # a multi-label model
         "median_seconds": 0.5,
         "min_level_db": None,
     }
     assert doc["files"][0]["events"] == [
         {
-            "label": "dog",
-            "onset": 0.0,
-            "offset": 4.0,
+            "label": "dog",  # the one sounding frame of the default hop
+            "onset": 1.9425,
+            "offset": 2.59,
             "score": pytest.approx(doc["files"][0]["events"][0]["score"]),
         }
     ]
@@ -504,3 +511,58 @@ def test_a_broken_stack_is_one_line_that_says_what_to_run():
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "scripts/setup_env.sh" in lines[0]
     assert "fix_cpu_torch_wheels.py" in lines[0]
+
+
+def test_tag_and_evaluate_share_event_options():
+    """One definition of the event options: same names, defaults and help."""
+    parser = build_parser()
+    commands = next(
+        action
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ).choices
+
+    def event_actions(command):
+        return {
+            action.dest: (action.default, action.help, action.choices)
+            for action in commands[command]._actions
+            if action.dest
+            in (
+                "event_rule",
+                "event_threshold",
+                "class_thresholds",
+                "median",
+                "min_level",
+            )
+        }
+
+    tag_options = event_actions("tag")
+    assert tag_options == event_actions("evaluate") and len(tag_options) == 5
+    # no fixed 0.5: the rule picks the threshold that suits the model
+    assert tag_options["event_rule"][0] == "auto"
+    assert tag_options["event_threshold"][0] is None
+
+
+def test_tag_events_default_rule_for_single_label_model(wavs, tmp_path, capsys):
+    """A single-label model's events come from its top class per frame."""
+    torch.manual_seed(0)
+    encoder, head = _tiny()
+    single = write_model_folder(
+        str(tmp_path / "single"), encoder, head, LABELS, -6.6, 5.4, False
+    )
+    sound = tmp_path / "sound.wav"
+    noise = 0.1 * np.random.default_rng(0).standard_normal(4 * 16000)
+    soundfile.write(str(sound), noise, 16000)
+    code = main(["tag", str(sound), "--model", single, "--json", "--events"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["event_options"]["rule"] == "top"
+    events = doc["files"][0]["events"]
+    # every frame holds exactly one event (its top class): events tile the file
+    assert events and events[0]["onset"] == 0.0 and events[-1]["offset"] == 4.0
+    assert all(a["offset"] == b["onset"] for a, b in zip(events, events[1:]))
+    code = main(
+        ["tag", str(sound), "--model", single, "--json", "--events"]
+        + ["--event-rule", "threshold", "--event-threshold", "0.9"]
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["event_options"]["rule"] == "threshold"

@@ -96,3 +96,18 @@ def test_live_latency_script(model, samples, tmp_path):
     # 3 s, 1.015 s windows every 0.5075 s: 4 live windows (+ 1 at the end)
     assert result["windows"] == 4 and result["hop_ms"] == pytest.approx(507.5)
     assert len(result["latencies_ms"]) == 4
+
+
+def test_synthetic_recordings_with_fixed_silent_gaps(samples):
+    """``--gap-seconds 1 1 --gap-kind silence``: the six-sounds shape."""
+    bench = _load("event_detection")
+    clips = bench.read_fold(str(samples / "ESC-50-master"), 5, "esc10")
+    ((_, wav, events),) = bench.build_recordings(
+        clips, per_recording=6, seed=0, gap_seconds=(1.0, 1.0), gap_kind="silence"
+    )
+    previous_offset = 0.0
+    for event in events:
+        assert event.onset - previous_offset == pytest.approx(1.0, abs=1e-4)
+        gap = wav[round(previous_offset * 16000) : round(event.onset * 16000)]
+        assert gap.abs().max() == 0.0  # digital silence, not noise
+        previous_offset = event.offset

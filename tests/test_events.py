@@ -318,3 +318,119 @@ def test_audio_tagger_detect_events(tagger, tmp_path):
     }
     png = plot_event_timeline(everything, tmp_path / "plot.png", top_n=1)
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# Six sounds, 3 s each, 1 s of digital silence around each one; each sound is a
+# sine whose frequency names its class, so a scorer can give known scores.
+TONES = {"a": 250.0, "b": 500.0, "c": 1000.0}
+SIX_SOUNDS = ["a", "b", "c", "a", "b", "c"]
+
+
+def _six_sounds(levels_db=None, rate=16000):
+    """The waveform and its reference events (a sound every 4 s from 1 s)."""
+    parts, truth, position = [torch.zeros(rate)], [], 1.0
+    t = torch.arange(3 * rate) / rate
+    for index, label in enumerate(SIX_SOUNDS):
+        level = (levels_db or {}).get(index, -20.0)
+        # a sine's RMS is its amplitude / sqrt(2)
+        amplitude = math.sqrt(2) * 10 ** (level / 20)
+        parts += [amplitude * torch.sin(2 * math.pi * TONES[label] * t)]
+        parts += [torch.zeros(rate)]
+        truth.append(Event(label, position, position + 3.0))
+        position += 4.0
+    return torch.cat(parts), truth
+
+
+def _tone_scorer(multi_label):
+    """``score_batch`` that knows each window's tone: its class scores highest.
+
+    Single-label: a softmax-like row whose top is 0.45 (below the old fixed
+    0.5, as a softmax over many classes is); multi-label: sigmoid-like, 0.9
+    for the tone's class. Silent windows: flat, nothing stands out.
+    """
+
+    def score_batch(self, wavs, wav_lens=None):
+        wavs = wavs.reshape(-1, wavs.shape[-1])
+        rows = []
+        for wav in wavs:
+            if wav.abs().max() < 1e-6:
+                rows.append([0.1] * 3 if multi_label else [1 / 3] * 3)
+                continue
+            peak_hz = float(torch.fft.rfft(wav).abs().argmax()) * 16000 / wav.numel()
+            top = min(TONES, key=lambda label: abs(TONES[label] - peak_hz))
+            high, low = (0.9, 0.1) if multi_label else (0.45, 0.275)
+            rows.append([high if label == top else low for label in TONES])
+        return torch.tensor(rows)
+
+    return score_batch
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_default_events_find_six_sounds_single_and_multi_label(
+    tmp_path, monkeypatch, multi_label
+):
+    """The measured trap: on six sounds with 1 s of silence between them, the
+    old default (any class from 0.5) found nothing in softmax scores."""
+    from speechbrain_ast.tagging.scoring import BatchScoring
+
+    monkeypatch.setattr(BatchScoring, "score_batch", _tone_scorer(multi_label))
+    tagger = AudioTagger.from_hparams(tiny_model_folder(tmp_path, multi_label))
+    wav, truth = _six_sounds()
+    found = tagger.detect_events(wav, sample_rate=16000).events
+    assert [event.label for event in found] == SIX_SOUNDS
+    # boundaries within one window (1.295 s): a window blurs them by half
+    scores = event_based_scores({"x": truth}, {"x": found}, t_collar=1.295)
+    assert scores["f1"] == 1.0, found
+    # the silent first and last frames hold no event
+    assert found[0].onset > 0.6 and found[-1].offset < wav.numel() / 16000 - 0.3
+
+
+def test_quiet_sound_kept_by_default_removed_by_a_level_gate(tmp_path, monkeypatch):
+    """A real sound at -75 dBFS RMS (a distant siren) is an event by default;
+    ``min_level_db=-60`` (the README's former example) removes it."""
+    from speechbrain_ast.tagging.scoring import BatchScoring
+
+    monkeypatch.setattr(BatchScoring, "score_batch", _tone_scorer(False))
+    tagger = AudioTagger.from_hparams(tiny_model_folder(tmp_path, False))
+    wav, truth = _six_sounds(levels_db={2: -75.0})
+    default = tagger.detect_events(wav, sample_rate=16000).events
+    assert [event.label for event in default] == SIX_SOUNDS
+    gated = tagger.detect_events(wav, sample_rate=16000, min_level_db=-60).events
+    assert [event.label for event in gated] == ["a", "b", "a", "b", "c"]
+
+
+def test_top_rule_on_softmax_scores():
+    """Single-label scores: the top class per frame, consecutive frames of
+    one class merged; the threshold rule at 0.5 finds nothing in them."""
+    labels = [f"class{index}" for index in range(50)]
+    scores = torch.full((8, 50), 0.8 / 49)
+    scores[:3, 7] = scores[3:, 20] = 0.2  # a softmax over 50 classes
+    times = torch.arange(8) * 0.5
+    top = events_from_frames(times, scores, labels, torch.zeros(50), rule="top")
+    assert [(e.label, e.onset, e.offset) for e in top] == [
+        ("class7", 0.0, 1.5),
+        ("class20", 1.5, 4.0),
+    ]
+    assert events_from_frames(times, scores, labels, torch.full((50,), 0.5)) == []
+    # per-class thresholds still apply to the top class
+    strict = class_thresholds({"class20": 0.3}, labels, default=0.0)
+    assert [
+        e.label for e in events_from_frames(times, scores, labels, strict, rule="top")
+    ] == ["class7"]
+    with pytest.raises(ValueError, match="rule"):
+        events_from_frames(times, scores, labels, torch.zeros(50), rule="max")
+
+
+def test_silent_frames_hold_no_event():
+    """Frames whose peak is below SILENCE_THRESHOLD (the rule that flags a
+    silent file) hold no event, with any threshold; quiet sound is kept."""
+    wav = torch.cat([torch.zeros(16000), 2e-4 * torch.ones(16000), torch.zeros(16000)])
+    result = detect_events_in_timeline(
+        [0.0, 1.0, 2.0], [1.0, 2.0, 3.0], torch.ones(3, 1), ["a"], 3.0,
+        thresholds=0.0, waveform=wav,
+    )  # fmt: skip
+    assert [(e.onset, e.offset) for e in result.events] == [(1.0, 2.0)]
+    no_waveform = detect_events_in_timeline(
+        [0.0, 1.0, 2.0], [1.0, 2.0, 3.0], torch.ones(3, 1), ["a"], 3.0, thresholds=0.0
+    )
+    assert [(e.onset, e.offset) for e in no_waveform.events] == [(0.0, 3.0)]

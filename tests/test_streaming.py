@@ -276,3 +276,25 @@ def test_cli_prints_each_window_before_the_stream_ends(model, signal):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_live_silent_windows_are_flagged(model, signal, monkeypatch, capsys):
+    """A silent stretch of a live stream is flagged as a silent file is."""
+    quiet_middle = np.concatenate([signal[:16000], np.zeros(32000, "float32")])
+    code = _main_with_stdin(
+        monkeypatch, _wav_bytes(quiet_middle), "--model", model, "--json"
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    windows = [json.loads(line) for line in out.out.splitlines()]
+    # 1.295 s windows every 0.6475 s: the first holds the noise, the others not
+    assert [window["silent"] for window in windows] == [False, False, True, True]
+    assert not any(window["too_short"] for window in windows)
+    code = _main_with_stdin(monkeypatch, _wav_bytes(quiet_middle), "--model", model)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.endswith("\t(silent: labels not meaningful)") for line in lines] == [
+        False,
+        False,
+        True,
+        True,
+    ]

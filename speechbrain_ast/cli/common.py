@@ -1,5 +1,9 @@
 """What the ``speechbrain-ast`` subcommands share: help, errors, exit codes.
 
+``tag`` and ``evaluate`` also share the event detection options
+(``add_event_options``, ``event_options``): one definition, one set of
+defaults.
+
 Every failure a user can cause is reported as one line ``error: <file>:
 <problem>`` on stderr and an exit code: ``EXIT_FAILED`` (1) when an input
 failed, ``EXIT_USAGE`` (2) for bad usage or a missing or unloadable model
@@ -333,3 +337,122 @@ def check_window(tagger, args):
             str(error).replace("hop_seconds", option).replace("window_seconds", option)
         )
         raise CommandError(f"{option}: {text}", EXIT_USAGE) from None
+
+
+def add_event_options(group):
+    """Add the event detection options shared by ``tag`` and ``evaluate``.
+
+    One definition, so that ``evaluate --events`` scores the events that
+    ``tag --events`` prints, with the same defaults.
+
+    Arguments
+    ---------
+    group : argparse._ArgumentGroup or argparse.ArgumentParser
+        Where the options go (the "sound events" group).
+
+    Example
+    -------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_event_options(parser)
+    >>> args = parser.parse_args([])
+    >>> args.event_rule, args.event_threshold, args.median, args.min_level
+    ('auto', None, 0.0, None)
+    """
+    group.add_argument(
+        "--event-rule",
+        choices=("auto", "threshold", "top"),
+        default="auto",
+        help="which classes can be active in a frame: 'threshold', every class "
+        "whose score reaches its threshold (multi-label models: events may "
+        "overlap); 'top', only the frame's top class (single-label models: a "
+        "softmax spreads 1 over the classes, so a fixed 0.5 misses most "
+        "sounds); 'auto', top for single-label models, threshold for "
+        "multi-label ones",
+    )
+    group.add_argument(
+        "--event-threshold",
+        type=probability,
+        default=None,
+        metavar="T",
+        help="a class is active in a frame from this score on (default: 0.5 "
+        "with the threshold rule, 0 with the top rule: the top class of every "
+        "frame that is not silent)",
+    )
+    group.add_argument(
+        "--class-thresholds",
+        default=None,
+        metavar="FILE",
+        help="per-class thresholds: JSON {label: T} or lines 'label<TAB>T' "
+        "(default: none, --event-threshold for all)",
+    )
+    group.add_argument(
+        "--median",
+        type=non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="median filter length over active frames (0: none)",
+    )
+    group.add_argument(
+        "--min-level",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="frames (one hop) whose RMS level is below DB dBFS hold no event, "
+        "whatever the scores: a gate for a known noise floor, which also "
+        "removes real sounds quieter than DB (a distant siren can be at -75); "
+        "silent frames (peak below 1e-4, as silent files) never hold an event "
+        "(default: no level gate)",
+    )
+
+
+def event_options(args, tagger):
+    """Keyword arguments of ``events_from_tagging`` from the event options.
+
+    ``--event-rule auto`` becomes the rule that suits the model
+    (``events.default_event_rule``), and a missing ``--event-threshold`` the
+    rule's threshold.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments with the options of ``add_event_options``.
+    tagger : AudioTagger
+        The model (its labels, and whether it is multi-label).
+
+    Returns
+    -------
+    dict
+        ``thresholds``, ``rule``, ``median_seconds`` and ``min_level_db``.
+
+    Raises
+    ------
+    CommandError
+        An unreadable thresholds file, or one naming labels the model lacks.
+    """
+    from speechbrain_ast.tagging.events import default_event_rule, read_class_thresholds
+
+    rule, threshold = default_event_rule(tagger.multi_label)
+    if args.event_rule != "auto":
+        rule, threshold = default_event_rule(args.event_rule == "threshold")
+    if args.event_threshold is not None:
+        threshold = args.event_threshold
+    thresholds = threshold
+    if args.class_thresholds:
+        try:
+            per_class = read_class_thresholds(args.class_thresholds)
+        except (ValueError, OSError) as error:
+            raise CommandError(describe(error), EXIT_USAGE) from None
+        unknown = sorted(set(per_class) - set(tagger.labels))
+        if unknown:
+            raise CommandError(
+                f"{args.class_thresholds}: labels not in the model: "
+                f"{', '.join(unknown[:5])}",
+                EXIT_USAGE,
+            )
+        thresholds = {label: per_class.get(label, threshold) for label in tagger.labels}
+    return {
+        "thresholds": thresholds,
+        "rule": rule,
+        "median_seconds": args.median,
+        "min_level_db": args.min_level,
+    }

@@ -33,7 +33,9 @@ from speechbrain_ast.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
+    add_event_options,
     check_window,
+    event_options,
     load_tagger,
     non_negative_float,
     positive_int,
@@ -166,35 +168,7 @@ def add_evaluate_parser(commands, formatter_class):
         metavar="SECONDS",
         help="segment-based: segment length",
     )
-    events.add_argument(
-        "--event-threshold",
-        type=probability,
-        default=0.5,
-        metavar="T",
-        help="a class is active in a frame from this score on (as `tag`)",
-    )
-    events.add_argument(
-        "--class-thresholds",
-        default=None,
-        metavar="FILE",
-        help="per-class thresholds: JSON {label: T} or lines 'label<TAB>T' "
-        "(default: none, --event-threshold for all)",
-    )
-    events.add_argument(
-        "--median",
-        type=non_negative_float,
-        default=0.0,
-        metavar="SECONDS",
-        help="median filter length over active frames (0: none)",
-    )
-    events.add_argument(
-        "--min-level",
-        type=float,
-        default=None,
-        metavar="DB",
-        help="frames quieter than this RMS level in dBFS hold no event "
-        "(default: no level gate)",
-    )
+    add_event_options(events)
     events.add_argument(
         "--events-csv",
         default=None,
@@ -690,7 +664,6 @@ def run_event_evaluation(args):
         ``EXIT_OK``, or ``EXIT_FAILED`` if a recording could not be read.
     """
     from speechbrain_ast.audio_files import list_audio_files
-    from speechbrain_ast.cli.tag import event_options
     from speechbrain_ast.tagging.evaluation import event_scores, recordings_of_reference
     from speechbrain_ast.tagging.events import events_from_tagging, read_event_list
 
@@ -725,7 +698,7 @@ def run_event_evaluation(args):
             f"does not know: {', '.join(map(repr, unknown[:5]))}",
             EXIT_USAGE,
         )
-    options = event_options(args, tagger.labels)
+    options = event_options(args, tagger)
     detections, failed = [], []
     for path in found.values():
         try:

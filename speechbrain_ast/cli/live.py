@@ -3,9 +3,11 @@
 The stream (a WAV stream, or raw 16-bit PCM with ``--rate``) is cut into
 windows as it arrives (``speechbrain_ast.tagging.streaming.tag_stream``) and
 one line per window is printed as soon as the window is complete, with its
-latency in the JSON form. The options are those of ``tag``
-(``speechbrain_ast.cli.tag``); event detection needs the whole file and is
-refused here.
+latency in the JSON form. A silent window (or one shorter than a 25 ms
+frame) is flagged as a silent file is: ``(silent)`` at the end of its line,
+``"silent": true`` in JSON. The options are those of ``tag``
+(``speechbrain_ast.cli.tag``); event detection and its plot need the whole
+recording and are refused here.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -96,6 +98,8 @@ def run_live(args):
                             for label, score in window["labels"]
                         ],
                         "final": window["final"],
+                        "silent": window["silent"],
+                        "too_short": window["too_short"],
                         "latency_ms": round(1000 * latency, 1),
                     }
                 )
@@ -104,6 +108,16 @@ def run_live(args):
                     f"{label} {score:.3f}" for label, score in window["labels"]
                 )
                 line = f"{window['start']:.3f}-{window['end']:.3f}\t{pairs}"
+                notes = [
+                    note
+                    for note, flagged in (
+                        ("silent", window["silent"]),
+                        ("too short", window["too_short"]),
+                    )
+                    if flagged
+                ]
+                if notes:
+                    line += f"\t({', '.join(notes)}: labels not meaningful)"
             print(line, flush=True)
     except AudioError as error:
         raise CommandError(one_line(error)) from None

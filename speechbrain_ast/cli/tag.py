@@ -21,12 +21,11 @@ from speechbrain_ast.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
+    add_event_options,
     check_window,
-    describe,
+    event_options,
     load_tagger,
-    non_negative_float,
     positive_int,
-    probability,
     problem,
     report,
     warn,
@@ -119,43 +118,16 @@ def add_tag_parser(commands, formatter_class):
     events = tag.add_argument_group(
         "sound events",
         "Window scores are averaged where windows overlap (frames of one hop), "
-        "thresholded per class, median filtered, and runs of active frames "
-        "become events.",
+        "decided per frame (--event-rule), median filtered, and runs of active "
+        "frames become events; silent frames hold none. Files only: live input "
+        "'-' has no events.",
     )
     events.add_argument(
         "--events",
         action="store_true",
         help="print the sound events of each file (JSON: an 'events' list)",
     )
-    events.add_argument(
-        "--event-threshold",
-        type=probability,
-        default=0.5,
-        metavar="T",
-        help="a class is active in a frame from this score on",
-    )
-    events.add_argument(
-        "--class-thresholds",
-        default=None,
-        metavar="FILE",
-        help="per-class thresholds: JSON {label: T} or lines 'label<TAB>T' "
-        "(default: none, --event-threshold for all)",
-    )
-    events.add_argument(
-        "--median",
-        type=non_negative_float,
-        default=0.0,
-        metavar="SECONDS",
-        help="median filter length over active frames (0: none)",
-    )
-    events.add_argument(
-        "--min-level",
-        type=float,
-        default=None,
-        metavar="DB",
-        help="frames quieter than this RMS level in dBFS (e.g. -60) hold no event; "
-        "single-label models have no silence class (default: no level gate)",
-    )
+    add_event_options(events)
     events.add_argument(
         "--events-csv",
         default=None,
@@ -244,7 +216,7 @@ def run_tag(args):
         )
     tagger = load_tagger(args.model, args.device, args.int8, args.backend, args.onnx)
     check_window(tagger, args)
-    options = event_options(args, tagger.labels)
+    options = event_options(args, tagger)
     documents, errors, detections = [], [], []
     for path in args.files:
         try:
@@ -368,41 +340,3 @@ def print_tags(result, detection, timeline):
                 f"{event.score:.3f}"
             )
     sys.stdout.flush()
-
-
-def event_options(args, labels):
-    """Keyword arguments of ``events_from_tagging`` from the options.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed ``tag`` arguments.
-    labels : list of str
-        The model's labels (a thresholds file may name only these).
-
-    Returns
-    -------
-    dict
-        ``thresholds``, ``median_seconds`` and ``min_level_db``.
-    """
-    from speechbrain_ast.tagging.events import read_class_thresholds
-
-    thresholds = args.event_threshold
-    if args.class_thresholds:
-        try:
-            per_class = read_class_thresholds(args.class_thresholds)
-        except (ValueError, OSError) as error:
-            raise CommandError(describe(error), EXIT_USAGE) from None
-        unknown = sorted(set(per_class) - set(labels))
-        if unknown:
-            raise CommandError(
-                f"{args.class_thresholds}: labels not in the model: "
-                f"{', '.join(unknown[:5])}",
-                EXIT_USAGE,
-            )
-        thresholds = {label: per_class.get(label, thresholds) for label in labels}
-    return {
-        "thresholds": thresholds,
-        "median_seconds": args.median,
-        "min_level_db": args.min_level,
-    }

@@ -33,7 +33,7 @@ class EventDetecting:
     def detect_events(
         self,
         source,
-        thresholds=0.5,
+        thresholds=None,
         median_seconds=0.0,
         hop_seconds=None,
         window_seconds=None,
@@ -43,12 +43,15 @@ class EventDetecting:
         min_level_db=None,
         *,
         sample_rate=None,
+        rule=None,
     ):
         """Sound events (label, onset, offset, score) of a file or waveform.
 
         The audio is tagged window by window (``tag_waveform``); the window
-        scores are merged into frames, thresholded per class, median
-        filtered and turned into events (``speechbrain_ast.tagging.events``). Time
+        scores are merged into frames, decided per frame (a multi-label
+        model: each class against its threshold; a single-label one: the
+        frame's top class), median filtered and turned into events
+        (``speechbrain_ast.tagging.events``); silent frames hold none. Time
         resolution is the hop (or ``resolution``); shorter hops and windows
         locate onsets and offsets more precisely at more compute.
 
@@ -57,10 +60,11 @@ class EventDetecting:
         source : str, torch.Tensor, numpy.ndarray or dict
             Audio file, or an array as ``tag_waveform`` takes it (with
             ``sample_rate``, or a HuggingFace dict with ``sampling_rate``).
-        thresholds : float or dict
+        thresholds : float or dict, optional
             A class is active in a frame when its score reaches its
             threshold: one for all classes, or ``{label: threshold}``
-            (other classes 0.5).
+            (other classes: the rule's default). Default: 0.5 for a
+            multi-label model; 0 for a single-label one (its top class).
         median_seconds : float
             Median filter over the active frames of each class (0: none).
         hop_seconds : float, optional
@@ -74,11 +78,16 @@ class EventDetecting:
         batch_size : int
             Windows per forward pass.
         min_level_db : float, optional
-            Frames quieter than this (RMS, dBFS; e.g. -60) hold no event
-            (default: no level gate).
+            Frames quieter than this (RMS, dBFS) hold no event, real quiet
+            sounds included (default: no level gate; silent frames never
+            hold one).
         sample_rate : int, optional
             Rate of an array ``source`` in Hz (required for arrays, unless a
             dict gives it; a file's own rate is read from it).
+        rule : str, optional
+            ``"threshold"`` or ``"top"`` (``events.events_from_frames``);
+            default: ``"threshold"`` for a multi-label model, ``"top"`` for
+            a single-label one (``events.default_event_rule``).
 
         Returns
         -------
@@ -99,8 +108,20 @@ class EventDetecting:
         ['a', 'b', 'c']
         >>> result.events[0].onset, result.events[0].offset
         (0.0, 3.0)
+        >>> single = AudioTagger.from_hparams(
+        ...     tiny_model_folder(getfixture("tmpdir").mkdir("single"), multi_label=False)
+        ... )
+        >>> found = single.detect_events(torch.randn(48000), sample_rate=16000)
+        >>> len({(event.onset, event.offset) for event in found.events}) == len(found.events)
+        True
         """
-        from speechbrain_ast.tagging.events import events_from_tagging
+        from speechbrain_ast.tagging.events import (
+            default_event_rule,
+            events_from_tagging,
+        )
+
+        if rule is None:
+            rule = default_event_rule(self.multi_label)[0]
 
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
@@ -127,4 +148,5 @@ class EventDetecting:
             min_level_db=min_level_db,
             waveform=wav,
             sample_rate=self.sample_rate,
+            rule=rule,
         )

@@ -7,11 +7,19 @@ those window scores into events, each a ``(label, onset, offset, score)``:
    (by default the hop between windows); a frame's score per class is the
    mean (or max) of the scores of every window that covers the frame's
    centre, which merges the overlapping windows into one score track;
-2. **thresholds**: a class is active in a frame when its score reaches the
-   class's threshold (one value for all classes, or one per class); with
-   ``min_level_db``, frames quieter than that (RMS, dB re full scale) hold
-   no event: a single-label model has no "silence" class and calls silence
-   something;
+2. **decisions**: with the ``"threshold"`` rule (multi-label models), a
+   class is active in a frame when its score reaches the class's threshold
+   (one value for all classes, or one per class); with the ``"top"`` rule
+   (single-label models), only the frame's highest-scoring class can be
+   active, when it reaches its threshold (default 0: the top class). A
+   softmax spreads 1 over all classes, so a fixed 0.5 misses most sounds of
+   a single-label model, while its top class is the same decision as its
+   clip label (``default_event_rule``). A silent frame (peak below
+   ``speechbrain_ast.audio.SILENCE_THRESHOLD``, the rule that flags silent
+   files) holds no event; with ``min_level_db``, neither does a frame
+   quieter than that (RMS, dB re full scale): a single-label model has no
+   "silence" class and calls silence or background noise something, but
+   the gate also removes real sounds quieter than the level;
 3. **median filter**: the active/inactive decisions of each class are
    smoothed with a running median over ``median_seconds`` (an odd number of
    frames), which removes blips shorter than half the filter and fills gaps
@@ -44,9 +52,14 @@ import os
 
 import torch
 
+from speechbrain_ast.audio import SILENCE_THRESHOLD
+
 logger = logging.getLogger(__name__)
 
 FRAME_MERGES = ("mean", "max")
+# "threshold": every class on its own (multi-label); "top": at most the
+# frame's top class (single-label).
+EVENT_RULES = ("threshold", "top")
 DCASE_COLUMNS = ("filename", "onset", "offset", "event_label")
 
 
@@ -199,6 +212,36 @@ def frame_scores_from_windows(
     return frame_times.float(), frames
 
 
+def default_event_rule(multi_label):
+    """The frame rule and threshold that suit a model's kind of scores.
+
+    A multi-label model scores each class on its own (sigmoids): a class is
+    present from 0.5 on, several at once. A single-label model's scores are
+    a softmax that sums to 1 over the classes: with 10 classes a clear
+    winner often has 0.3, with 50 much less, so a fixed threshold misses
+    most sounds; its top class, the decision its clip accuracy measures, is
+    the event (threshold 0).
+
+    Arguments
+    ---------
+    multi_label : bool
+        The model's scores are per-class sigmoids.
+
+    Returns
+    -------
+    rule : str
+        ``"threshold"`` or ``"top"`` (see ``events_from_frames``).
+    threshold : float
+        The default threshold for that rule.
+
+    Example
+    -------
+    >>> default_event_rule(True), default_event_rule(False)
+    (('threshold', 0.5), ('top', 0.0))
+    """
+    return ("threshold", 0.5) if multi_label else ("top", 0.0)
+
+
 def class_thresholds(thresholds, labels, default=0.5):
     """One threshold per class from a number or a ``{label: threshold}`` dict.
 
@@ -346,6 +389,7 @@ def events_from_frames(
     median_frames=1,
     duration=None,
     quiet=None,
+    rule="threshold",
 ):
     """Runs of active frames, per class, as events.
 
@@ -366,6 +410,12 @@ def events_from_frames(
         after the last frame start).
     quiet : torch.Tensor, optional
         Frames ``[F]`` (bool) where no class is active, whatever the scores.
+    rule : str
+        ``"threshold"``: every class whose score reaches its threshold is
+        active (multi-label models: events may overlap); ``"top"``: only
+        the frame's highest-scoring class, if it reaches its threshold
+        (single-label models: one event at a time, and consecutive frames
+        of one class are one event).
 
     Returns
     -------
@@ -378,7 +428,13 @@ def events_from_frames(
     >>> scores = torch.tensor([[0.1], [0.9], [0.8], [0.2], [0.7], [0.1]])
     >>> events_from_frames(times, scores, ["dog"], torch.tensor([0.5]))
     [Event(label='dog', onset=0.5, offset=1.5, score=0.9), Event(label='dog', onset=2.0, offset=2.5, score=0.7)]
+    >>> softmax = torch.tensor([[0.4, 0.3, 0.3], [0.2, 0.45, 0.35], [0.2, 0.5, 0.3]])
+    >>> events_from_frames(torch.arange(3.0), softmax, ["dog", "cat", "bird"],
+    ...                    torch.zeros(3), rule="top")
+    [Event(label='dog', onset=0.0, offset=1.0, score=0.4), Event(label='cat', onset=1.0, offset=3.0, score=0.5)]
     """
+    if rule not in EVENT_RULES:
+        raise ValueError(f"rule must be one of {EVENT_RULES}, got {rule!r}")
     frame_times = torch.as_tensor(frame_times, dtype=torch.float64)
     frame_scores = torch.as_tensor(frame_scores, dtype=torch.float32)
     if frame_times.numel() == 0:
@@ -387,6 +443,11 @@ def events_from_frames(
     if duration is None:
         duration = float(frame_times[-1]) + (step or 0.0)
     active = frame_scores >= thresholds[None, :]
+    if rule == "top" and frame_scores.shape[1]:
+        top = torch.nn.functional.one_hot(
+            frame_scores.argmax(dim=1), frame_scores.shape[1]
+        )
+        active &= top.bool()
     if quiet is not None:
         active &= ~torch.as_tensor(quiet, dtype=torch.bool)[:, None]
     active = median_filter(active, median_frames)
@@ -447,15 +508,51 @@ def frame_levels(waveform, sample_rate, frame_times, duration):
     >>> frame_levels(wav, 16000, torch.tensor([0.0, 0.5]), 1.0).tolist()
     [-inf, -20.0]
     """
+    levels = [
+        10 * torch.log10(part.pow(2).mean() if part.numel() else torch.tensor(0.0))
+        for part in _frame_samples(waveform, sample_rate, frame_times, duration)
+    ]
+    return torch.stack(levels) if levels else torch.zeros(0)
+
+
+def silent_frames(waveform, sample_rate, frame_times, duration):
+    """Frames whose peak is below ``SILENCE_THRESHOLD`` (as silent files are).
+
+    Arguments
+    ---------
+    waveform : torch.Tensor
+        Mono waveform ``[S]``.
+    sample_rate : int
+        Its rate.
+    frame_times : torch.Tensor
+        Frame start times ``[F]``; the last frame ends at ``duration``.
+    duration : float
+        Recording length in seconds.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[F]``, bool.
+
+    Example
+    -------
+    >>> wav = torch.cat([torch.zeros(8000), 1e-3 * torch.ones(8000)])
+    >>> silent_frames(wav, 16000, torch.tensor([0.0, 0.5]), 1.0).tolist()
+    [True, False]
+    """
+    peaks = [
+        float(part.abs().max()) if part.numel() else 0.0
+        for part in _frame_samples(waveform, sample_rate, frame_times, duration)
+    ]
+    return torch.tensor(peaks) < SILENCE_THRESHOLD
+
+
+def _frame_samples(waveform, sample_rate, frame_times, duration):
+    """The samples of each frame (at least one sample where the file has it)."""
     wav = torch.as_tensor(waveform).float().flatten()
     times = torch.as_tensor(frame_times, dtype=torch.float64).tolist()
     edges = [round(t * sample_rate) for t in times] + [round(duration * sample_rate)]
-    levels = []
-    for first, stop in zip(edges, edges[1:]):
-        part = wav[first : max(stop, first + 1)]
-        power = part.pow(2).mean() if part.numel() else torch.tensor(0.0)
-        levels.append(10 * torch.log10(power))
-    return torch.stack(levels) if levels else torch.zeros(0)
+    return [wav[first : max(stop, first + 1)] for first, stop in zip(edges, edges[1:])]
 
 
 def detect_events_in_timeline(
@@ -464,7 +561,7 @@ def detect_events_in_timeline(
     window_scores,
     labels,
     duration,
-    thresholds=0.5,
+    thresholds=None,
     median_seconds=0.0,
     resolution=None,
     merge="mean",
@@ -472,6 +569,7 @@ def detect_events_in_timeline(
     min_level_db=None,
     waveform=None,
     sample_rate=16000,
+    rule="threshold",
 ):
     """Events of one recording from its window scores (steps 1-4 above).
 
@@ -485,8 +583,10 @@ def detect_events_in_timeline(
         Class names ``[C]``.
     duration : float
         Recording length in seconds.
-    thresholds : float or dict
-        One threshold, or ``{label: threshold}`` (others: 0.5).
+    thresholds : float or dict, optional
+        One threshold, or ``{label: threshold}`` (others: the rule's
+        default); default: the rule's (``default_event_rule``: 0.5 for
+        ``"threshold"``, 0 for ``"top"``).
     median_seconds : float
         Median filter length in seconds (0: no filter); rounded to an odd
         number of frames.
@@ -498,12 +598,17 @@ def detect_events_in_timeline(
     path : str
         Name stored in the result.
     min_level_db : float, optional
-        Frames with an RMS level below this (dBFS, e.g. -60) hold no event;
-        needs ``waveform``. Default: no level gate.
+        Frames with an RMS level below this (dBFS, e.g. -90) hold no event,
+        real quiet sounds included; needs ``waveform``. Default: no level
+        gate.
     waveform : torch.Tensor, optional
-        The recording ``[S]`` (for ``min_level_db``).
+        The recording ``[S]``: with it, silent frames (peak below
+        ``SILENCE_THRESHOLD``) hold no event, and ``min_level_db`` works.
     sample_rate : int
         Rate of ``waveform``.
+    rule : str
+        ``"threshold"`` (multi-label) or ``"top"`` (single-label); see
+        ``events_from_frames``.
 
     Returns
     -------
@@ -517,6 +622,11 @@ def detect_events_in_timeline(
     ...                                    ["dog", "cat"], 5.0)
     >>> [(e.label, e.onset, e.offset) for e in result.events]  # frame 2-3 s: 0.5 each
     [('dog', 0.0, 3.0), ('cat', 2.0, 5.0)]
+    >>> softmax = torch.tensor([[0.3, 0.2, 0.5], [0.4, 0.3, 0.3]])
+    >>> result = detect_events_in_timeline([0, 1], [1, 2], softmax,
+    ...                                    ["dog", "cat", "bird"], 2.0, rule="top")
+    >>> [(e.label, e.onset, e.offset) for e in result.events]
+    [('bird', 0.0, 1.0), ('dog', 1.0, 2.0)]
     """
     if resolution is None:
         if len(window_starts) > 1:
@@ -530,20 +640,26 @@ def detect_events_in_timeline(
         window_starts, window_ends, window_scores, duration, resolution, merge
     )
     median_frames = max(1, int(round(median_seconds / resolution)))
+    if rule not in EVENT_RULES:
+        raise ValueError(f"rule must be one of {EVENT_RULES}, got {rule!r}")
+    default = default_event_rule(rule == "threshold")[1]
     quiet = None
+    if min_level_db is not None and waveform is None:
+        raise ValueError("min_level_db needs the waveform")
+    if waveform is not None:
+        quiet = silent_frames(waveform, sample_rate, frame_times, duration)
     if min_level_db is not None:
-        if waveform is None:
-            raise ValueError("min_level_db needs the waveform")
         levels = frame_levels(waveform, sample_rate, frame_times, duration)
-        quiet = levels < float(min_level_db)
+        quiet |= levels < float(min_level_db)
     events = events_from_frames(
         frame_times,
         frame_scores,
         labels,
-        class_thresholds(thresholds, labels),
+        class_thresholds(thresholds, labels, default=default),
         median_frames,
         duration,
         quiet,
+        rule,
     )
     return EventDetection(
         path, duration, events, frame_times, frame_scores, list(labels)
@@ -561,7 +677,7 @@ def events_from_tagging(result, labels, **options):
         The tagger's class names (``AudioTagger.labels``).
     **options : dict
         ``thresholds``, ``median_seconds``, ``resolution``, ``merge``,
-        ``min_level_db``, ``waveform``, ``sample_rate`` of
+        ``min_level_db``, ``waveform``, ``sample_rate``, ``rule`` of
         ``detect_events_in_timeline``.
 
     Returns

@@ -13,7 +13,10 @@ stream, a stream that is neither WAV nor (with a rate) raw PCM, a header cut
 short, an unsupported sample format, a ``--rate`` that contradicts the WAV
 header, NaN samples. A stream whose data stops before the size its header
 announced is tagged up to where it stopped, with a warning. A WAV stream at
-another rate than the model's is resampled window by window.
+another rate than the model's is resampled window by window. A window the
+model cannot say anything about is flagged as a file is
+(``TaggingResult.silent`` / ``too_short``): its peak is below
+``SILENCE_THRESHOLD``, or it is shorter than one 25 ms frame.
 
 Authors
  * speechbrain-ast contributors 2026
@@ -27,7 +30,7 @@ import numpy
 import torch
 import torchaudio
 
-from speechbrain_ast.audio import AudioError
+from speechbrain_ast.audio import SILENCE_THRESHOLD, AudioError, too_short_reason
 
 READ_BYTES = 1 << 16
 # Header sizes that live writers (arecord, sox) put before the length is known.
@@ -402,10 +405,12 @@ def tag_stream(
     Yields
     ------
     dict
-        ``{"start", "end", "labels", "final", "arrived"}``: times in seconds
-        of the stream, ``(label, score)`` pairs, whether this is the window
-        added at the end of the stream, and the ``time.monotonic()`` at
-        which its last sample was read.
+        ``{"start", "end", "labels", "final", "silent", "too_short",
+        "arrived"}``: times in seconds of the stream, ``(label, score)``
+        pairs, whether this is the window added at the end of the stream,
+        whether the window is silent (peak below ``SILENCE_THRESHOLD``: its
+        labels mean nothing) or shorter than a 25 ms frame, and the
+        ``time.monotonic()`` at which its last sample was read.
 
     Raises
     ------
@@ -423,6 +428,11 @@ def tag_stream(
     >>> _ = wav.seek(0)
     >>> [(w["start"], w["end"]) for w in tag_stream(tagger, wav, top_k=1)]
     [(0.0, 1.295), (0.6475, 1.9425), (1.205, 2.5)]
+    >>> quiet = io.BytesIO()
+    >>> soundfile.write(quiet, numpy.zeros(16000), 16000, format="WAV")
+    >>> _ = quiet.seek(0)
+    >>> [w["silent"] for w in tag_stream(tagger, quiet, top_k=1)]
+    [True]
     """
     model_rate = tagger.sample_rate
     window, hop = tagger.window_hop_samples(window_seconds, hop_seconds)
@@ -464,6 +474,9 @@ def tag_stream(
                 "end": round((start + samples.numel()) / stream_rate, 4),
                 "labels": tagger.select(row, top_k, threshold),
                 "final": final,
+                # the rules that flag a silent or too short file
+                "silent": float(samples.abs().max()) < SILENCE_THRESHOLD,
+                "too_short": too_short_reason(samples.numel(), stream_rate) is not None,
                 "arrived": arrived,
             }
 
