@@ -14,10 +14,10 @@ import pathlib
 import sys
 
 import pytest
-import yaml
 
 from speechbrain_ast.schedules import OfficialLRSchedule, fit_warmup_to_run
 from speechbrain_ast.training.progress import ProgressClock, RunPlan
+from speechbrain_ast.training.settings import plain_settings
 
 RECIPE = pathlib.Path(__file__).resolve().parent.parent / "recipes" / "CustomData"
 
@@ -36,11 +36,8 @@ def recipe():
 
 
 def yaml_settings(name):
-    """The plain values of a CustomData YAML (tags ignored)."""
-    loader = type("Loader", (yaml.SafeLoader,), {})
-    loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    with open(RECIPE / "hparams" / name, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=loader)
+    """The plain values of a CustomData YAML (tags ignored), as the recipe reads them."""
+    return plain_settings(str(RECIPE / "hparams" / name), {"data_folder": "unused"})
 
 
 def epoch_learning_rates(settings, overrides, n_train, recipe):

@@ -58,7 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 import yaml
 
-from speechbrain_ast.audio import MIN_SAMPLES
+from speechbrain_ast.audio import SILENCE_THRESHOLD, too_short_reason
 from speechbrain_ast.augment import time_augment_widths
 from speechbrain_ast.features import KaldiFbank, clip_norm_stats
 from speechbrain_ast.files import atomic_write
@@ -92,7 +92,7 @@ def prepare_custom_data(
     seed=1234,
     max_frames=1024,
     frames_quantile=0.95,
-    silence_threshold=1e-4,
+    silence_threshold=SILENCE_THRESHOLD,
     group_regex="auto",
     check_leakage=True,
     skip_prep=False,
@@ -453,8 +453,9 @@ def inspect_clip(path, silence_threshold):
         return None, reason
     # The decoded length, which may be shorter than the header says.
     frames, rate, peak = scan
-    if frames * SAMPLE_RATE < MIN_SAMPLES * rate:
-        return None, f"too short ({frames / rate * 1000:.1f} ms; need 25 ms)"
+    reason = too_short_reason(frames, rate)
+    if reason is not None:
+        return None, reason
     reason = clip_checks.silence_reason(peak, silence_threshold)
     return (frames / rate, None) if reason is None else (None, reason)
 

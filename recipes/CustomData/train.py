@@ -284,6 +284,29 @@ def derived_schedule(settings, overrides, n_train):
     return derived
 
 
+def optimizer_steps_per_epoch(n_train, batch_size):
+    """Optimizer steps of one epoch in this process (DDP splits the clips).
+
+    Arguments
+    ---------
+    n_train : int
+        Training clips.
+    batch_size : int
+        Clips per step and process.
+
+    Returns
+    -------
+    int
+        ``ceil(n_train / (batch_size * world size))``.
+
+    Example
+    -------
+    >>> optimizer_steps_per_epoch(200, 12)
+    17
+    """
+    return math.ceil(n_train / (batch_size * world_size()))
+
+
 def derived_warmup(settings, overrides, n_train):
     """A warm-up fitted to the run's length (``warmup_steps: auto`` or too long).
 
@@ -311,7 +334,7 @@ def derived_warmup(settings, overrides, n_train):
     {'warmup_steps': 14, 'warmup_every': 1}
     """
     settings = {**settings, **overrides}
-    steps_per_epoch = math.ceil(n_train / (settings["batch_size"] * world_size()))
+    steps_per_epoch = optimizer_steps_per_epoch(n_train, settings["batch_size"])
     total = int(settings["number_of_epochs"]) * steps_per_epoch
     warmup_steps, warmup_every, note = fit_warmup_to_run(
         settings["warmup_steps"],
@@ -349,7 +372,7 @@ def run_plan(hparams, n_train, notes):
     epochs = int(hparams["number_of_epochs"])
     return RunPlan(
         epochs=epochs,
-        steps_per_epoch=math.ceil(n_train / (hparams["batch_size"] * world_size())),
+        steps_per_epoch=optimizer_steps_per_epoch(n_train, hparams["batch_size"]),
         lr=schedule.lr,
         warmup_steps=schedule.warmup_steps,
         warmup_every=schedule.warmup_every,

@@ -38,6 +38,7 @@ import random
 
 import yaml
 
+from speechbrain_ast.audio import SILENCE_THRESHOLD
 from speechbrain_ast.features import clip_norm_stats
 from speechbrain_ast.files import atomic_write
 from speechbrain_ast.training import clip_checks, preparation as prepare_utils
@@ -60,7 +61,7 @@ def prepare_ssl_data(
     valid_ratio=0.05,
     seed=1234,
     min_duration=0.1,
-    silence_threshold=1e-4,
+    silence_threshold=SILENCE_THRESHOLD,
     skip_prep=False,
 ):
     """Write the train/valid manifests and fbank statistics of unlabeled audio.

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import soundfile
 
-from speechbrain_ast.audio import MIN_SAMPLES
+from speechbrain_ast.audio import too_short_reason
 from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -76,9 +76,8 @@ def probe_audio(path):
         message = str(error).replace(f"Error opening {path!r}: ", "")
         message = " ".join(message.split()) or type(error).__name__
         return None, f"not readable as audio ({message})"
-    if frames * 16000 < MIN_SAMPLES * rate:
-        return None, f"too short ({frames} samples at {rate} Hz; need 25 ms)"
-    return (frames, rate), None
+    reason = too_short_reason(frames, rate)
+    return ((frames, rate), None) if reason is None else (None, reason)
 
 
 def probe_many(paths):

@@ -17,6 +17,8 @@ import csv
 import json
 import os
 
+import yaml
+
 from speechbrain_ast.files import atomic_write
 
 __all__ = ["run_summary_lines", "write_run_summary"]
@@ -134,8 +136,6 @@ def write_run_summary(output_folder, save_folder, results, history_rows, main_me
     config = {}
     config_path = os.path.join(save_folder, "data_config.yaml")
     if os.path.isfile(config_path):
-        import yaml
-
         with open(config_path, encoding="utf-8") as handle:
             config = yaml.safe_load(handle) or {}
     skipped_path = os.path.join(save_folder, "skipped.txt")
