@@ -3,6 +3,11 @@
 
 from setuptools import find_packages, setup
 
+# `speechbrain-ast train` and `evaluate` run the custom-data recipe, so the
+# wheel carries it as speechbrain_ast/recipes/CustomData (found by
+# speechbrain_ast.recipe_files); recipes/CustomData stays its only copy.
+RECIPE_PACKAGE = "speechbrain_ast.recipes.CustomData"
+
 setup(
     name="speechbrain-ast",
     version="0.1.0",
@@ -11,7 +16,10 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.9",
-    packages=find_packages(include=["speechbrain_ast", "speechbrain_ast.*"]),
+    packages=find_packages(include=["speechbrain_ast", "speechbrain_ast.*"])
+    + [RECIPE_PACKAGE],
+    package_dir={RECIPE_PACKAGE: "recipes/CustomData"},
+    package_data={RECIPE_PACKAGE: ["hparams/*.yaml", "README.md"]},
     install_requires=[
         "torch>=2.1",
         "torchaudio>=2.1",
@@ -25,7 +33,9 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest", "transformers", "ruff"],
+        # setuptools >= 70.1 builds wheels without the `wheel` package
+        # (tests/test_wheel.py builds one offline).
+        "test": ["pytest", "transformers", "ruff", "setuptools>=70.1"],
         "shards": ["webdataset"],
         # ONNX export, the onnxruntime backend and int8 (onnxruntime quantisation).
         "onnx": ["onnx>=1.16", "onnxruntime>=1.17", "onnxscript>=0.2"],

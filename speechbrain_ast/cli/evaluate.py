@@ -43,7 +43,7 @@ from speechbrain_ast.cli.common import (
     problem,
     report,
 )
-from speechbrain_ast.cli.train import RECIPE
+from speechbrain_ast.recipe_files import recipe_folder
 
 SPLITS = ("train", "valid", "test")
 PSDS_NEEDS = "--psds needs sed_scores_eval: pip install 'speechbrain-ast[eval]'"
@@ -300,26 +300,24 @@ def recipe_readers():
     Returns
     -------
     module
-        ``recipes/CustomData/custom_data_prepare.py``.
+        ``custom_data_prepare.py`` of the custom-data recipe (the checkout's,
+        else the copy installed with the package).
 
     Raises
     ------
     CommandError
-        The recipes folder is not there (an installed wheel; exit code 2).
+        The recipe is in neither place (exit code 2).
 
     Example
     -------
     >>> recipe_readers().rows_from_folder.__name__
     'rows_from_folder'
     """
-    path = RECIPE / "custom_data_prepare.py"
-    if not path.is_file():
-        raise CommandError(
-            f"{RECIPE}: the recipes folder is not here; `evaluate` reads data "
-            "with the custom-data recipe's readers, as `train` does, and needs a "
-            "source checkout of speechbrain-ast (git clone, then pip install -e .)",
-            EXIT_USAGE,
-        )
+    try:
+        path = recipe_folder() / "custom_data_prepare.py"
+    except FileNotFoundError as error:
+        # `evaluate` reads data with the recipe's readers, as `train` does.
+        raise CommandError(str(error), EXIT_USAGE) from None
     spec = importlib.util.spec_from_file_location("custom_data_prepare", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -4,7 +4,9 @@
 ``recipes/CustomData/train.py`` with one of its YAML files, exactly as
 ``python recipes/CustomData/train.py hparams/<name>.yaml --data_folder
 DIR_OR_CSV --output_folder OUT`` would; anything after ``--`` is passed to
-the recipe as further overrides (``-- --lr 5e-5 --batch_size 16``).
+the recipe as further overrides (``-- --lr 5e-5 --batch_size 16``). The
+recipe is the checkout's, else the copy installed with the package
+(``speechbrain_ast.recipe_files``).
 
 Authors
  * speechbrain-ast contributors 2026
@@ -16,8 +18,8 @@ import subprocess
 import sys
 
 from speechbrain_ast.cli.common import EXIT_USAGE, CommandError
+from speechbrain_ast.recipe_files import recipe_folder
 
-RECIPE = pathlib.Path(__file__).resolve().parents[2] / "recipes" / "CustomData"
 HPARAMS = {
     "ast": "AST-base from ImageNet (DeiT-B/384), the paper's settings (GPU)",
     "ast_small_scratch": "a small AST from scratch, no downloads (CPU)",
@@ -111,13 +113,15 @@ def add_train_parser(commands, formatter_class):
     return train
 
 
-def recipe_command(args):
+def recipe_command(args, recipe):
     """The recipe command line that ``train`` runs.
 
     Arguments
     ---------
     args : argparse.Namespace
         Parsed ``train`` arguments.
+    recipe : pathlib.Path
+        The custom-data recipe's folder.
 
     Returns
     -------
@@ -129,17 +133,18 @@ def recipe_command(args):
     >>> import argparse
     >>> args = argparse.Namespace(data="d", output="o", hparams="ast_small_scratch",
     ...     epochs=3, init=None, init_source=None, device="cpu", overrides=["--lr", "1e-4"])
-    >>> [os.path.basename(part) for part in recipe_command(args)[1:]]  # doctest: +NORMALIZE_WHITESPACE
+    >>> command = recipe_command(args, pathlib.Path("recipes/CustomData"))
+    >>> [os.path.basename(part) for part in command[1:]]  # doctest: +NORMALIZE_WHITESPACE
     ['train.py', 'ast_small_scratch.yaml', '--data_folder', 'd', '--output_folder', 'o',
      '--number_of_epochs', '3', '--device', 'cpu', '--lr', '1e-4']
     """
     if args.hparams in HPARAMS:
-        hparams = RECIPE / "hparams" / f"{args.hparams}.yaml"
+        hparams = recipe / "hparams" / f"{args.hparams}.yaml"
     else:
         hparams = pathlib.Path(args.hparams)
     command = [
         sys.executable,
-        str(RECIPE / "train.py"),
+        str(recipe / "train.py"),
         str(hparams),
         "--data_folder",
         os.path.abspath(args.data) if os.path.exists(args.data) else args.data,
@@ -175,16 +180,15 @@ def run_train(args):
     Raises
     ------
     CommandError
-        No recipes folder, hparams file or data (exit code 2).
+        No recipe, hparams file or data (exit code 2).
     """
+    try:
+        recipe = recipe_folder()
+    except FileNotFoundError as error:
+        raise CommandError(str(error), EXIT_USAGE) from None
     problem = None
-    command = recipe_command(args)
-    if not (RECIPE / "train.py").is_file():
-        problem = (
-            f"{RECIPE}: the recipes folder is not here; `train` needs a source "
-            "checkout of speechbrain-ast (git clone, then pip install -e .)"
-        )
-    elif not os.path.isfile(command[2]):
+    command = recipe_command(args, recipe)
+    if not os.path.isfile(command[2]):
         problem = f"{command[2]}: no such hparams file"
     elif not os.path.exists(args.data):
         problem = f"{args.data}: no such folder or CSV file"
