@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test lint doctest unittest demo bench gpu-check clean
 
-$(STAMP): setup.py constraints.txt scripts/setup_env.sh scripts/fix_cpu_torch_wheels.py
+$(STAMP): setup.py constraints.txt scripts/setup_env.sh speechbrain_ast_fix_wheels.py
 	bash scripts/setup_env.sh $(VENV)
 	touch $(STAMP)
 

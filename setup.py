@@ -45,7 +45,8 @@ setup(
         # writes into arrays that pandas >= 3 hands out read-only.
         "eval": ["sed_eval==0.2.1", "sed_scores_eval==0.0.4", "pandas<3"],
     },
-    # The console script starts outside the package: it can explain a broken stack.
-    py_modules=["speechbrain_ast_entry"],
+    # The console script and the CPU wheel fix live outside the package: they run
+    # (and explain) where the torch stack cannot be imported.
+    py_modules=["speechbrain_ast_entry", "speechbrain_ast_fix_wheels"],
     entry_points={"console_scripts": ["speechbrain-ast=speechbrain_ast_entry:main"]},
 )

@@ -17,7 +17,7 @@ EXIT_STACK = 3
 ADVICE = (
     "from a checkout, `bash scripts/setup_env.sh .venv` builds a working environment "
     "(CPU torch, torchaudio, speechbrain); in this environment, "
-    "`python scripts/fix_cpu_torch_wheels.py` makes a CUDA-built torchaudio importable "
+    "`python -m speechbrain_ast_fix_wheels` makes a CUDA-built torchaudio importable "
     "beside a CPU-only torch"
 )
 

@@ -510,7 +510,7 @@ def test_a_broken_stack_is_one_line_that_says_what_to_run():
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "scripts/setup_env.sh" in lines[0]
-    assert "fix_cpu_torch_wheels.py" in lines[0]
+    assert "python -m speechbrain_ast_fix_wheels" in lines[0]
 
 
 def test_tag_and_evaluate_share_event_options():

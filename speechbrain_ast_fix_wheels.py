@@ -9,7 +9,9 @@ CPU-only torch build. Idempotent; a no-op when torch itself has CUDA.
   ``torchvision::nms``/``qnms`` without checking that the ops loaded; guard
   them so ``import torchvision`` (and hence ``import timm``) works.
 
-Usage: python scripts/fix_cpu_torch_wheels.py  (with the venv's python)
+Usage: python -m speechbrain_ast_fix_wheels  (with the environment's python). A
+top-level module, outside the package, so that it runs where ``import
+speechbrain_ast`` cannot (it imports torchaudio); installed with the wheel.
 """
 
 import importlib.util
