@@ -13,7 +13,8 @@ Subcommands, one module each::
                     [--n-frames N] [--fstride 10] [--tstride 10]   (import_checkpoint)
                     [--norm-stats DATASET|MEAN,STD] [--num-heads H]
                     [--multi-label|--single-label]
-    speechbrain-ast export CKPT_DIR OUT_DIR --like MODEL_DIR        (export)
+    speechbrain-ast export CKPT_DIR OUT_DIR --like MODEL_DIR [--card] (export)
+    speechbrain-ast export MODEL_DIR --card [--hub-id ID] [--example AUDIO]
     speechbrain-ast export-onnx MODEL_DIR OUT.onnx [--int8]         (export_onnx)
                     [--attention onnxruntime|standard]
     speechbrain-ast stats AUDIO_DIR_OR_MANIFEST [--sample-rate 16000] [--n-mels 128]
