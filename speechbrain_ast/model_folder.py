@@ -246,6 +246,8 @@ def export_checkpoint(ckpt_dir, out_dir, like_dir):
     >>> out = export_checkpoint(ckpt, tmpdir.join("epoch3").strpath, like)
     >>> sorted(os.listdir(out))
     ['classifier.ckpt', 'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.txt']
+    >>> open(os.path.join(out, "hyperparams.yaml")).readline().strip()
+    '# AST model folder written by speechbrain-ast (exported from checkpoint CKPT+epoch3).'
     """
     from hyperpyyaml import load_hyperpyyaml
 
@@ -285,7 +287,11 @@ def export_checkpoint(ckpt_dir, out_dir, like_dir):
         files[name + ".ckpt"] = _torch_saver(module.state_dict())
     # Files of the model folder that the checkpoint does not replace.
     copies = [name + ".ckpt" for name in loadables if name not in modules]
-    copies += ["hyperparams.yaml", "label_encoder.txt"]
+    copies += ["label_encoder.txt"]
+    # The header names where the weights came from: this checkpoint, not the
+    # weights of the folder the architecture was copied from.
+    origin = f"exported from checkpoint {os.path.basename(os.path.normpath(ckpt_dir))}"
+    files["hyperparams.yaml"] = _header_rewriter(hparams_path, origin)
     for filename in copies:
         source = os.path.join(like_dir, filename)
         if os.path.isfile(source):
@@ -349,6 +355,25 @@ def _torch_saver(state):
     """A ``write(handle)`` saving ``state`` with its tensors on the CPU."""
     cpu = {key: value.detach().cpu() for key, value in state.items()}
     return lambda handle: torch.save(cpu, handle)
+
+
+def _header_rewriter(source, origin):
+    """A ``write(handle)`` copying a model folder's YAML with a new origin line."""
+    with open(source, encoding="utf-8") as handle:
+        text = handle.read()
+    header = HPARAMS_TEMPLATE.splitlines()[0]
+    prefix = header.split("{origin}")[0]
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].startswith(prefix):
+        lines[0] = header.format(origin=origin) + "\n"
+    else:  # a folder written by hand: keep it, and say where the weights came from
+        lines.insert(0, header.format(origin=origin) + "\n")
+    content = "".join(lines).encode("utf-8")
+
+    def write(handle):
+        handle.write(content)
+
+    return write
 
 
 def _file_copier(source):
