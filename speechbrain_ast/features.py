@@ -11,7 +11,8 @@ first and pads/cuts the raw fbank to the model length with zeros; both are
 done here, using each clip's true length.
 
 ``FixedNormalization`` is AST's ``(x - mean) / (2 * std)`` with fixed
-dataset statistics, shaped for SpeechBrain's ``mean_var_norm(feats, lengths)``.
+dataset statistics, shaped for SpeechBrain's ``mean_var_norm(feats, lengths)``
+(statistics a recipe derives from its data may be set after it is built).
 ``compute_norm_stats`` and ``clip_norm_stats`` (a seeded sample of clip
 files, as the data preparations use it) compute those statistics.
 
@@ -19,6 +20,7 @@ Authors
  * speechbrain-ast contributors 2026
 """
 
+import math
 import random
 
 import torch
@@ -35,6 +37,8 @@ NORM_STATS = {
     "speechcommands": (-6.845978, 5.5654526),
 }
 NORM_STATS_CLIPS = 500  # clips read by clip_norm_stats
+# What a recipe YAML says for statistics it derives from its data.
+AUTO = "auto"
 
 
 class KaldiFbank(nn.Module):
@@ -224,16 +228,27 @@ class KaldiFbank(nn.Module):
             )
 
 
+def _is_auto(value):
+    return isinstance(value, str) and value == AUTO
+
+
 class FixedNormalization(nn.Module):
     """AST normalisation ``(x - mean) / (2 * std)`` with fixed statistics.
 
     Fits SpeechBrain's ``mean_var_norm(feats, lengths)`` slot. Statistics are
     buffers, so they travel inside checkpoints.
 
+    Statistics that a recipe derives from its data (``norm_mean: auto``) are
+    not known when its YAML is read without the data: built with ``"auto"``,
+    the module exists but refuses to normalise, with an error that says so,
+    until ``set_statistics`` gives it the values. The recipes derive them
+    before they build the module, so a training run never sees this state.
+
     Arguments
     ---------
-    mean, std : float
-        Statistics of the raw fbank (see ``NORM_STATS``), or
+    mean, std : float or "auto"
+        Statistics of the raw fbank (see ``NORM_STATS``), or both ``"auto"``
+        (set later with ``set_statistics``, or by loading a state dict), or
     dataset : str, optional
         A key of ``NORM_STATS`` ("audioset", "esc50", "speechcommands").
 
@@ -241,6 +256,12 @@ class FixedNormalization(nn.Module):
     -------
     >>> norm = FixedNormalization(dataset="audioset")
     >>> round(norm(torch.zeros(1, 2, 3))[0, 0, 0].item(), 3)  # padding value
+    0.467
+    >>> later = FixedNormalization(mean="auto", std="auto")
+    >>> later.has_statistics
+    False
+    >>> later.set_statistics(-4.2677393, 4.5689974)
+    >>> round(later.normalized(0.0), 3)
     0.467
     """
 
@@ -252,18 +273,94 @@ class FixedNormalization(nn.Module):
                     f"unknown dataset {dataset!r}; known: {sorted(NORM_STATS)}"
                 )
             mean, std = NORM_STATS[dataset]
-        if mean is None or std is None or std <= 0:
-            raise ValueError("give dataset=... or mean and a positive std")
-        self.register_buffer("mean", torch.tensor(float(mean)))
-        self.register_buffer("std", torch.tensor(float(std)))
+        self.register_buffer("mean", torch.tensor(float("nan")))
+        self.register_buffer("std", torch.tensor(float("nan")))
+        # A Python flag, not isfinite(buffer): no device sync per batch.
+        self.has_statistics = False
+        if _is_auto(mean) or _is_auto(std):
+            if not (_is_auto(mean) and _is_auto(std)):
+                raise ValueError(
+                    "mean and std are both 'auto' or both numbers, "
+                    f"got {mean!r}, {std!r}"
+                )
+            return
+        self.set_statistics(mean, std)
+
+    def set_statistics(self, mean, std):
+        """Set the raw fbank statistics (e.g. those a recipe derived from its data).
+
+        Arguments
+        ---------
+        mean : float
+            Mean of the raw fbank.
+        std : float
+            Its standard deviation (positive).
+        """
+        if mean is None or std is None:
+            raise ValueError("give dataset=... or a finite mean and a positive std")
+        if not math.isfinite(float(mean)) or not float(std) > 0:
+            raise ValueError("give dataset=... or a finite mean and a positive std")
+        self.mean.fill_(float(mean))
+        self.std.fill_(float(std))
+        self.has_statistics = True
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Statistics loaded from a checkpoint count as set.
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.has_statistics = bool(
+            torch.isfinite(self.mean).item() and torch.isfinite(self.std).item()
+        )
+
+    def _check_statistics(self):
+        if not self.has_statistics:
+            raise RuntimeError(
+                "FixedNormalization has no statistics yet (norm_mean/norm_std: "
+                "auto): the recipe derives them from the data before training; "
+                "give norm_mean and norm_std, or call set_statistics(mean, std)"
+            )
 
     def forward(self, feats, lengths=None):
         """Normalise ``[B, T, F]`` features (``lengths`` unused: stats are fixed)."""
+        self._check_statistics()
         return (feats - self.mean) / (2 * self.std)
 
     def normalized(self, value):
         """Where a raw fbank ``value`` (e.g. the 0 padding) lands after normalising."""
+        self._check_statistics()
         return (value - self.mean.item()) / (2 * self.std.item())
+
+
+def normalized_value(value, mean, std):
+    """Where a raw fbank ``value`` lands after ``(x - mean) / (2 * std)``.
+
+    For a YAML's encoder ``pad_value`` (the raw fbank's zero padding after
+    normalising): a ``!ref`` expression cannot compute it, since HyperPyYAML
+    leaves ``(0 - -6.6) / (2 * 5.4)`` (a negative mean) as a string.
+    Statistics still ``"auto"`` give NaN: the normaliser refuses to run until
+    they are known, so that value never reaches the features.
+
+    Arguments
+    ---------
+    value : float
+        Raw fbank value.
+    mean, std : float or "auto"
+        The normalisation statistics.
+
+    Returns
+    -------
+    float
+        ``(value - mean) / (2 * std)``, or NaN for ``"auto"`` statistics.
+
+    Example
+    -------
+    >>> round(normalized_value(0.0, -6.6268077, 5.358466), 3)
+    0.618
+    >>> normalized_value(0.0, "auto", "auto")
+    nan
+    """
+    if _is_auto(mean) or _is_auto(std):
+        return float("nan")
+    return (float(value) - float(mean)) / (2 * float(std))
 
 
 @torch.no_grad()

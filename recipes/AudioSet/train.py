@@ -280,6 +280,8 @@ if __name__ == "__main__":
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
+    # Pretrained weights now, not when the YAML was loaded (it only declares them).
+    hparams["initialize_encoder"]()
     if hparams["data_format"] not in ("csv", "shards"):
         sys.exit(f"data_format must be csv or shards, got {hparams['data_format']!r}")
     run_on_main(

@@ -437,6 +437,8 @@ if __name__ == "__main__":
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
+    # Pretrained weights now, not when the YAML was loaded (it only declares them).
+    hparams["initialize_encoder"]()
     datasets, label_names = dataio_prep(hparams)
     if len(label_names) != hparams["n_classes"]:
         sys.exit(

@@ -231,6 +231,8 @@ if __name__ == "__main__":
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
+    # Pretrained weights now, not when the YAML was loaded (it only declares them).
+    hparams["initialize_encoder"]()
     run_on_main(
         prepare_esc50,
         kwargs={

@@ -15,15 +15,23 @@ strides, size); ``initialize_encoder`` then loads weights into it, strictly:
   strides and size must be those of the pretraining, its input length may
   differ (``pretrained.ssl_checkpoint``). ``source_format`` is ignored.
 
-A YAML calls it with ``!apply:`` on the encoder it declares, e.g.::
+A recipe YAML declares the call as a ``!name:`` (nothing is read or
+downloaded when the YAML is loaded, e.g. by SpeechBrain's
+``load_yaml_test``), and ``train.py`` makes it before training::
 
-    encoder: !apply:speechbrain_ast.pretrained.initialize_encoder
-        encoder: !new:speechbrain_ast.model.AudioSpectrogramTransformer
-            n_frames: 512
+    embedding_model: !new:speechbrain_ast.model.AudioSpectrogramTransformer
+        n_frames: 512
+    initialize_encoder: !name:speechbrain_ast.pretrained.initialize_encoder
+        encoder: !ref <embedding_model>
         init: audioset
         source: MIT/ast-finetuned-audioset-10-10-0.4593
         source_format: hf
 
+    hparams["initialize_encoder"]()  # in train.py
+
+Loading draws nothing from the global random stream (building the source
+model initialises it at random first), so the rest of a seeded run does
+not depend on where, or from what, the encoder was initialised.
 Checkpoint recovery (resuming a run) happens later in ``Brain.fit`` and
 overrides these weights, so initialising a resumed run is harmless.
 
@@ -32,6 +40,8 @@ Authors
 """
 
 import logging
+
+import torch
 
 from speechbrain_ast.pretrained.ast_checkpoints import load_checkpoint
 from speechbrain_ast.pretrained.geometry import resize_to_n_frames
@@ -79,8 +89,21 @@ def initialize_encoder(encoder, init="scratch", source=None, source_format="offi
     if init == "scratch":
         return encoder
     if not source:
-        raise ValueError(f"init={init!r} needs a source (init_source in the YAML)")
-    config = encoder.config
+        raise ValueError(
+            f"init={init!r} needs a source: set init_source (in the YAML or "
+            "as --init_source)"
+        )
+    # The source model is built (randomly initialised) before its weights
+    # are read: keep that off the run's seeded random stream.
+    with torch.random.fork_rng(devices=[]):
+        state = _pretrained_state(encoder.config, init, source, source_format)
+    load_state_dict_strict(encoder, state, what=f"{source} ({init} init)")
+    logger.info("encoder initialised from %s (%s)", source, init)
+    return encoder
+
+
+def _pretrained_state(config, init, source, source_format):
+    """The state dict of ``source`` adapted to an encoder built with ``config``."""
     if init == "imagenet":
         adapted = from_timm(
             source,
@@ -89,19 +112,16 @@ def initialize_encoder(encoder, init="scratch", source=None, source_format="offi
             tstride=config["tstride"],
             n_mels=config["n_mels"],
         )
-        state = adapted.state_dict()
-    elif init == "ssl":
-        state = ssl_state_for(read_ssl_checkpoint(source), config, source)
-    else:
-        # Load at the checkpoint's own geometry, then move it to the recipe's.
-        pretrained, _, info = load_checkpoint(source_format, source)
-        state, _ = resize_to_n_frames(
-            pretrained.state_dict(),
-            info["encoder_config"],
-            config["n_frames"],
-            fstride=config["fstride"],
-            tstride=config["tstride"],
-        )
-    load_state_dict_strict(encoder, state, what=f"{source} ({init} init)")
-    logger.info("encoder initialised from %s (%s)", source, init)
-    return encoder
+        return adapted.state_dict()
+    if init == "ssl":
+        return ssl_state_for(read_ssl_checkpoint(source), config, source)
+    # Load at the checkpoint's own geometry, then move it to the recipe's.
+    pretrained, _, info = load_checkpoint(source_format, source)
+    state, _ = resize_to_n_frames(
+        pretrained.state_dict(),
+        info["encoder_config"],
+        config["n_frames"],
+        fstride=config["fstride"],
+        tstride=config["tstride"],
+    )
+    return state
