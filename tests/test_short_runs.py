@@ -17,7 +17,7 @@ import pytest
 
 from speechbrain_ast.schedules import OfficialLRSchedule, fit_warmup_to_run
 from speechbrain_ast.training.progress import ProgressClock, RunPlan
-from speechbrain_ast.training.settings import plain_settings
+from speechbrain_ast.training.settings import data_decided, plain_settings
 
 RECIPE = pathlib.Path(__file__).resolve().parent.parent / "recipes" / "CustomData"
 
@@ -37,7 +37,8 @@ def recipe():
 
 def yaml_settings(name):
     """The plain values of a CustomData YAML (tags ignored), as the recipe reads them."""
-    return plain_settings(str(RECIPE / "hparams" / name), {"data_folder": "unused"})
+    settings = plain_settings(str(RECIPE / "hparams" / name), {"data_folder": "unused"})
+    return data_decided(settings, settings["from_data"], {})
 
 
 def epoch_learning_rates(settings, overrides, n_train, recipe):

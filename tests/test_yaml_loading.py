@@ -24,16 +24,9 @@ from hyperpyyaml import load_hyperpyyaml
 import speechbrain_ast.pretrained.initialization as initialization
 from speechbrain_ast.features import FixedNormalization, normalized_value
 from speechbrain_ast.pretrained import from_timm
+from speechbrain_ast.training.settings import data_decided, plain_settings
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-
-# A load that needs the data: a value the data decides reaches an object
-# that cannot be built without it (architecture, epochs).
-NEEDS_DATA = {
-    "recipes/CustomData/hparams/ast.yaml": "n_frames/n_classes/timem: auto",
-    "recipes/CustomData/hparams/ast_small_scratch.yaml": "number_of_epochs etc.: auto",
-}
-
 
 def recipe_rows():
     """(row id, Hparam_file) of every tests/recipes row, as SpeechBrain lists them."""
@@ -46,15 +39,8 @@ def recipe_rows():
 
 
 def load_param(row_id, hparam_file):
-    """A parametrize entry; loads that need the data are expected to fail."""
-    marks = ()
-    if hparam_file in NEEDS_DATA:
-        marks = pytest.mark.xfail(
-            strict=True,
-            raises=(TypeError, ValueError),
-            reason=f"needs the data: {NEEDS_DATA[hparam_file]}",
-        )
-    return pytest.param(hparam_file, id=row_id, marks=marks)
+    """A parametrize entry: every row's YAML must load."""
+    return pytest.param(hparam_file, id=row_id)
 
 
 @pytest.fixture
@@ -94,8 +80,20 @@ def test_yaml_loads_with_only_the_folders_and_no_network(
         assert callable(hparams["initialize_encoder"])
 
 
-def test_the_yamls_that_need_data_exist():
-    assert all((REPO / path).is_file() for path in NEEDS_DATA)  # no stale entry
+@pytest.mark.parametrize("name", ["ast.yaml", "ast_small_scratch.yaml"])
+def test_custom_data_keys_come_from_the_data_unless_given(name):
+    """The values written for from_data keys only make the YAML loadable."""
+    path = str(REPO / "recipes" / "CustomData" / "hparams" / name)
+    overrides = {"data_folder": "unused", "n_frames": 300}
+    settings = plain_settings(path, overrides)
+    decided = data_decided(settings, settings["from_data"], overrides)
+    assert {"n_classes", "n_frames", "norm_mean"} <= set(settings["from_data"])
+    for key in settings["from_data"]:
+        assert decided[key] == ("auto" if key != "n_frames" else 300), key
+    # Keys the data does not decide keep the YAML's value.
+    assert decided["batch_size"] == settings["batch_size"]
+    with pytest.raises(ValueError, match="from_data must list keys"):
+        data_decided(settings, ["no_such_key"], overrides)
 
 
 # The normaliser: "auto" statistics are waited for, never guessed.

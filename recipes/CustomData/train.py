@@ -57,6 +57,7 @@ from speechbrain_ast.training.reports import optional_step
 from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.run_summary import write_run_summary
 from speechbrain_ast.training.settings import (
+    data_decided,
     plain_settings,
     read_data_config,
     with_derived_values,
@@ -392,6 +393,9 @@ if __name__ == "__main__":
 
     # The data decides what the YAML leaves to it (``auto``).
     settings = plain_settings(hparams_file, overrides)
+    # The keys the preparation measures unless given (the YAML's from_data).
+    from_data = settings["from_data"] if "from_data" in settings else []
+    settings = data_decided(settings, from_data, overrides)
     if not settings.get("data_folder"):
         sys.exit(
             "pass --data_folder: a folder with one sub-folder per class, or a CSV file"

@@ -51,6 +51,49 @@ def plain_settings(hparams_file, overrides):
     return yaml.load(resolved, Loader=_IgnoreTagsLoader)
 
 
+def data_decided(settings, from_data, overrides):
+    """The settings with every key of ``from_data`` not given on the command line as ``auto``.
+
+    A recipe YAML lists in ``from_data`` the keys its preparation measures
+    (class count, input length, normalisation, a schedule fitted to the number
+    of clips). The values the YAML writes for them only make it loadable
+    without data, as SpeechBrain's ``load_yaml_test`` loads every YAML; a key
+    given on the command line keeps the user's value, unless that is ``auto``.
+
+    Arguments
+    ---------
+    settings : dict
+        From :func:`plain_settings` (overrides applied).
+    from_data : list of str
+        The YAML's ``from_data`` list.
+    overrides : dict
+        Command-line overrides.
+
+    Returns
+    -------
+    dict
+        A copy of ``settings``.
+
+    Raises
+    ------
+    ValueError
+        When ``from_data`` is not a list of keys of the YAML.
+
+    Example
+    -------
+    >>> settings = {"from_data": ["n_frames", "n_classes"], "n_frames": 512, "n_classes": 4}
+    >>> data_decided(settings, settings["from_data"], {"n_classes": 4})
+    {'from_data': ['n_frames', 'n_classes'], 'n_frames': 'auto', 'n_classes': 4}
+    """
+    if not isinstance(from_data, list) or any(key not in settings for key in from_data):
+        raise ValueError(f"from_data must list keys of the YAML, got {from_data!r}")
+    decided = dict(settings)
+    for key in from_data:
+        if key not in overrides:
+            decided[key] = AUTO
+    return decided
+
+
 def with_derived_values(settings, overrides, data_config, keys):
     """Overrides plus the data-derived value of every key the YAML leaves ``auto``.
 
@@ -79,7 +122,7 @@ def with_derived_values(settings, overrides, data_config, keys):
     """
     merged = dict(overrides)
     for key in keys:
-        if settings.get(key) == AUTO and key not in overrides:
+        if settings.get(key) == AUTO and overrides.get(key, AUTO) == AUTO:
             merged[key] = data_config[key]
     return merged
 
