@@ -143,9 +143,22 @@ def build_recordings(
 
 
 def evaluate(
-    tagger, recordings, windows, hops, thresholds, medians, levels, batch_size, rules
+    tagger,
+    recordings,
+    windows,
+    hops,
+    thresholds,
+    medians,
+    levels,
+    batch_size,
+    rules,
+    silence_gates=(True,),
 ):
     """Score every configuration of the grid; return one row per configuration.
+
+    ``silence_gates``: True scores with the silence gate of ``tag --events``
+    (no event in a frame whose peak is below ``SILENCE_THRESHOLD``), False
+    without it (the rule before the gate).
 
     A threshold of None is the rule's own (``default_event_rule``); rule
     ``"auto"`` is the one that suits the model, as ``tag --events`` picks it.
@@ -171,8 +184,8 @@ def evaluate(
         }
         seconds = time.perf_counter() - start
         waveforms = {name: wav for name, wav, _ in recordings}
-        for rule, threshold, median, level in itertools.product(
-            rules, thresholds, medians, levels
+        for rule, threshold, median, level, gate in itertools.product(
+            rules, thresholds, medians, levels, silence_gates
         ):
             if rule == "auto":
                 rule = default_event_rule(tagger.multi_label)[0]
@@ -185,7 +198,8 @@ def evaluate(
                     thresholds=threshold,
                     median_seconds=median,
                     min_level_db=level,
-                    waveform=waveforms[name],
+                    # Without the waveform no frame is gated as silent (the old rule).
+                    waveform=waveforms[name] if gate else None,
                     sample_rate=RATE,
                     rule=rule,
                 ).events
@@ -204,6 +218,7 @@ def evaluate(
                     "threshold": threshold,
                     "median_s": median,
                     "min_level_db": level,
+                    "silence_gate": gate,
                     "event_f1": full["f1"],
                     "event_f1_onset_only": onset["f1"],
                     "segment_f1": segment["f1"],
@@ -223,9 +238,9 @@ def markdown(rows, n_events, n_recordings, audio_seconds):
         f"{audio_seconds / 60:.1f} min of audio",
         "",
         "| window (s) | hop (s) | rule | threshold | median (s) | level gate (dBFS) "
-        "| event F1 (onset+offset) | event F1 (onset only) | segment F1 "
-        "| segment ER | events found |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| silence gate | event F1 (onset+offset) | event F1 (onset only) "
+        "| segment F1 | segment ER | events found |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
@@ -233,6 +248,7 @@ def markdown(rows, n_events, n_recordings, audio_seconds):
             f"| {row['threshold']:g} "
             f"| {row['median_s']:g} "
             f"| {'-' if row['min_level_db'] is None else format(row['min_level_db'], 'g')} "
+            f"| {'on' if row['silence_gate'] else 'off'} "
             f"| {row['event_f1']:.1%} "
             f"| {row['event_f1_onset_only']:.1%} | {row['segment_f1']:.1%} "
             f"| {row['segment_error_rate']:.2f} | {row['n_estimated']} |"
@@ -294,6 +310,11 @@ def main():
     parser.add_argument(
         "--gap-kind", choices=("mixed", "silence", "noise"), default="mixed"
     )
+    parser.add_argument(
+        "--without-silence-gate",
+        action="store_true",
+        help="also score every setting without the silence gate (the rule before it)",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=None, help="JSON file for all results")
@@ -330,6 +351,7 @@ def main():
         [None, *args.min_level],
         args.batch_size,
         args.rule,
+        silence_gates=[True] + ([False] if args.without_silence_gate else []),
     )
     print(markdown(rows, n_events, len(recordings), audio_seconds))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
