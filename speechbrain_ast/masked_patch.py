@@ -243,7 +243,7 @@ class MaskedPatchModel(nn.Module):
     >>> _ = torch.manual_seed(0)
     >>> out = model(torch.randn(2, 64, 128))
     >>> sorted(out)
-    ['accuracy', 'loss', 'mse', 'nce']
+    ['accuracy', 'info_nce', 'loss', 'mse']
     >>> bool(out["loss"] > 0)
     True
     """
@@ -341,7 +341,7 @@ class MaskedPatchModel(nn.Module):
         Returns
         -------
         dict
-            ``loss`` (``nce + gen_weight * mse``), ``nce``, ``mse`` and
+            ``loss`` (``info_nce + gen_weight * mse``), ``info_nce``, ``mse`` and
             ``accuracy`` (of the InfoNCE choice), each a scalar tensor.
         """
         targets = self.target_patches(fbank)
@@ -371,7 +371,7 @@ class MaskedPatchModel(nn.Module):
         )
         return {
             "loss": nce + self.gen_weight * mse,
-            "nce": nce,
+            "info_nce": nce,
             "mse": mse,
             "accuracy": accuracy,
         }

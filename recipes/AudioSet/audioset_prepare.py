@@ -136,11 +136,15 @@ def prepare_audioset(
 
     Example
     -------
-    >>> result = prepare_audioset("data/audioset", "results/audioset")  # doctest: +SKIP
+    >>> result = prepare_audioset(
+    ...     "data/audioset", "results/audioset"
+    ... )  # doctest: +SKIP
     >>> result["counts"]["classes"]  # doctest: +SKIP
     527
     """
-    outputs = prepare_utils.output_paths(save_folder, {"weights": "train_weights.csv"})
+    outputs = prepare_utils.output_paths(
+        save_folder, {"weights": "train_weights.csv"}
+    )
     if skip_prep:
         return prepare_utils.prepare_result("skip_prep", outputs, None)
     if not 0 <= valid_ratio < 1:
@@ -170,7 +174,9 @@ def prepare_audioset(
             raise FileNotFoundError(f"AudioSet file not found: {path}")
     for folder in audio_folders:
         if not os.path.isdir(folder):
-            raise FileNotFoundError(f"AudioSet audio folder not found: {folder}")
+            raise FileNotFoundError(
+                f"AudioSet audio folder not found: {folder}"
+            )
 
     classes, mid_to_index = read_class_labels(labels_path)
     skipped = []
@@ -191,9 +197,13 @@ def prepare_audioset(
     train_segments = kept
 
     index = index_audio_folders(audio_folders)
-    logger.info("AudioSet: %d audio file(s) indexed", sum(map(len, index.values())))
+    logger.info(
+        "AudioSet: %d audio file(s) indexed", sum(map(len, index.values()))
+    )
     test = _manifest_rows(test_segments, index, mid_to_index, classes, skipped)
-    train = _manifest_rows(train_segments, index, mid_to_index, classes, skipped)
+    train = _manifest_rows(
+        train_segments, index, mid_to_index, classes, skipped
+    )
     valid_ids = _draw_validation([row[0] for row in train], valid_ratio, seed)
     splits = {
         "train": [row for row in train if row[0] not in valid_ids],
@@ -201,9 +211,17 @@ def prepare_audioset(
         "test": test,
     }
     prepare_utils.require_splits(splits, f"AudioSet in {data_folder}", skipped)
-    weights = {outputs["weights"]: (WEIGHT_FIELDS, sampling_weights(splits["train"]))}
+    weights = {
+        outputs["weights"]: (WEIGHT_FIELDS, sampling_weights(splits["train"]))
+    }
     return prepare_utils.finish_prepare(
-        "AudioSet", outputs, splits, classes, skipped, options, extra_tables=weights
+        "AudioSet",
+        outputs,
+        splits,
+        classes,
+        skipped,
+        options,
+        extra_tables=weights,
     )
 
 
@@ -231,16 +249,22 @@ def read_class_labels(labels_csv):
     Example
     -------
     >>> path = getfixture("tmpdir").join("labels.csv")
-    >>> _ = path.write('index,mid,display_name\\n0,/m/09x0r,"Speech"\\n'
-    ...                '1,/m/05zppz,"Male speech, man speaking"\\n')
+    >>> _ = path.write(
+    ...     'index,mid,display_name\\n0,/m/09x0r,"Speech"\\n'
+    ...     '1,/m/05zppz,"Male speech, man speaking"\\n'
+    ... )
     >>> read_class_labels(path.strpath)
     (['Speech', 'Male speech, man speaking'], {'/m/09x0r': 0, '/m/05zppz': 1})
     """
     with open(labels_csv, newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file, skipinitialspace=True)
-        missing = {"index", "mid", "display_name"} - set(reader.fieldnames or [])
+        missing = {"index", "mid", "display_name"} - set(
+            reader.fieldnames or []
+        )
         if missing:
-            raise ValueError(f"{labels_csv}: missing column(s) {sorted(missing)}")
+            raise ValueError(
+                f"{labels_csv}: missing column(s) {sorted(missing)}"
+            )
         entries = []
         for row in reader:
             where = f"{labels_csv} line {reader.line_num}"
@@ -260,7 +284,9 @@ def read_class_labels(labels_csv):
             entries.append((index, mid, name))
     entries.sort()
     if [entry[0] for entry in entries] != list(range(len(entries))):
-        raise ValueError(f"{labels_csv}: the indices are not 0..{len(entries) - 1}")
+        raise ValueError(
+            f"{labels_csv}: the indices are not 0..{len(entries) - 1}"
+        )
     for column, what in ((1, "mid"), (2, "display name")):
         repeated = [
             k
@@ -298,8 +324,10 @@ def read_segments(csv_paths, skipped):
     Example
     -------
     >>> path = getfixture("tmpdir").join("eval_segments.csv")
-    >>> _ = path.write('# YTID, start_seconds, end_seconds, positive_labels\n'
-    ...                '--4gqARaEJE, 0.000, 10.000, "/m/068hy,/m/07q6cd_"\n')
+    >>> _ = path.write(
+    ...     "# YTID, start_seconds, end_seconds, positive_labels\n"
+    ...     '--4gqARaEJE, 0.000, 10.000, "/m/068hy,/m/07q6cd_"\n'
+    ... )
     >>> segment = read_segments([path.strpath], [])[0]
     >>> segment["ytid"], segment["start"], segment["mids"]
     ('--4gqARaEJE', 0.0, ['/m/068hy', '/m/07q6cd_'])
@@ -347,7 +375,9 @@ def _parse_segment(fields):
 
     Example
     -------
-    >>> _parse_segment(["abcdefghijk", "30.000", "40.000", "/m/0a, /m/0b"])["mids"]
+    >>> _parse_segment(["abcdefghijk", "30.000", "40.000", "/m/0a, /m/0b"])[
+    ...     "mids"
+    ... ]
     ['/m/0a', '/m/0b']
     >>> _parse_segment(["abcdefghijk", "x", "40"])
     'malformed row (expected YTID, start, end, labels)'
@@ -460,11 +490,18 @@ def _find_clip(segment, index):
 
     Example
     -------
-    >>> index = {"--PJHxphWEs": [(30.0, "/a/--PJHxphWEs_30.flac"),
-    ...                          (None, "/a/--PJHxphWEs.wav")]}
+    >>> index = {
+    ...     "--PJHxphWEs": [
+    ...         (30.0, "/a/--PJHxphWEs_30.flac"),
+    ...         (None, "/a/--PJHxphWEs.wav"),
+    ...     ]
+    ... }
     >>> _find_clip({"ytid": "--PJHxphWEs", "start": 30.0}, index)
     ('/a/--PJHxphWEs.wav', None)
-    >>> _find_clip({"ytid": "--PJHxphWEs", "start": 0.0}, {"--PJHxphWEs": [(30.0, "/a/x.wav")]})[1]
+    >>> _find_clip(
+    ...     {"ytid": "--PJHxphWEs", "start": 0.0},
+    ...     {"--PJHxphWEs": [(30.0, "/a/x.wav")]},
+    ... )[1]
     'no audio file with start time 0.0 s (found: x.wav)'
     """
     candidates = index.get(segment["ytid"], [])
@@ -476,14 +513,19 @@ def _find_clip(segment, index):
         if start is None or abs(start - segment["start"]) < 1e-3
     ]
     if not matching:
-        found = ", ".join(sorted(os.path.basename(path) for _, path in candidates))
+        found = ", ".join(
+            sorted(os.path.basename(path) for _, path in candidates)
+        )
         return (
             None,
             f"no audio file with start time {segment['start']} s (found: {found})",
         )
     best = min(
         matching,
-        key=lambda path: (prepare_utils.extension_rank(path, AUDIO_EXTENSIONS), path),
+        key=lambda path: (
+            prepare_utils.extension_rank(path, AUDIO_EXTENSIONS),
+            path,
+        ),
     )
     return best, None
 
@@ -511,17 +553,33 @@ def _manifest_rows(segments, index, mid_to_index, classes, skipped):
 
     Example
     -------
-    >>> _manifest_rows([{"ytid": "abcdefghijk", "start": 0.0, "mids": ["/m/0"],
-    ...                  "where": "x.csv line 4"}], {}, {"/m/0": 0}, ["Speech"], [])
+    >>> _manifest_rows(
+    ...     [
+    ...         {
+    ...             "ytid": "abcdefghijk",
+    ...             "start": 0.0,
+    ...             "mids": ["/m/0"],
+    ...             "where": "x.csv line 4",
+    ...         }
+    ...     ],
+    ...     {},
+    ...     {"/m/0": 0},
+    ...     ["Speech"],
+    ...     [],
+    ... )
     []
     """
     labelled = []
     for segment in segments:
-        known = sorted({mid_to_index[m] for m in segment["mids"] if m in mid_to_index})
+        known = sorted(
+            {mid_to_index[m] for m in segment["mids"] if m in mid_to_index}
+        )
         unknown = [m for m in segment["mids"] if m not in mid_to_index]
         if unknown:
             action = (
-                "dropped" if known else "dropped; no known label left, clip skipped"
+                "dropped"
+                if known
+                else "dropped; no known label left, clip skipped"
             )
             skipped.append(
                 (
@@ -566,12 +624,18 @@ def sampling_weights(rows):
 
     Example
     -------
-    >>> sampling_weights([["a", 1.0, "/a.wav", "Speech"],
-    ...                   ["b", 1.0, "/b.wav", "Speech;Music"]])
+    >>> sampling_weights(
+    ...     [
+    ...         ["a", 1.0, "/a.wav", "Speech"],
+    ...         ["b", 1.0, "/b.wav", "Speech;Music"],
+    ...     ]
+    ... )
     [['a', 497.51...], ['b', 1487.6...]]
     """
     label_sets = [row[3].split(LABEL_SEPARATOR) for row in rows]
-    counts = collections.Counter(label for labels in label_sets for label in labels)
+    counts = collections.Counter(
+        label for labels in label_sets for label in labels
+    )
     weight = {label: 1000.0 / (count + 0.01) for label, count in counts.items()}
     return [
         [row[0], sum(weight[label] for label in labels)]
@@ -605,7 +669,9 @@ def _draw_validation(ids, valid_ratio, seed):
     if valid_ratio <= 0 or len(ids) < 2:
         return set()
     n_valid = max(1, math.floor(valid_ratio * len(ids) + 0.5))
-    ranked = sorted(ids, key=lambda i: hashlib.sha1(f"{seed}:{i}".encode()).digest())
+    ranked = sorted(
+        ids, key=lambda i: hashlib.sha1(f"{seed}:{i}".encode()).digest()
+    )
     return set(ranked[:n_valid])
 
 

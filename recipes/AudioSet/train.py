@@ -28,13 +28,9 @@ import csv
 import os
 import sys
 
-import speechbrain as sb
 import torch
 from audioset_prepare import prepare_audioset
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
-from speechbrain.utils.distributed import run_on_main
-
 from speechbrain_ast.training.clip_cache import CachedClipLoader
 from speechbrain_ast.training.cpu_memory import keep_freed_memory
 from speechbrain_ast.training.dataio import (
@@ -43,14 +39,25 @@ from speechbrain_ast.training.dataio import (
     read_classes,
     targets_from_labels,
 )
-from speechbrain_ast.training.distributed import finish_distributed, init_distributed
+from speechbrain_ast.training.distributed import (
+    finish_distributed,
+    init_distributed,
+)
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
 from speechbrain_ast.training.mixup_partners import mixup_partners
 from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
-from speechbrain_ast.training.shards import ShardDataset, ShardLoader, write_shards
+from speechbrain_ast.training.shards import (
+    ShardDataset,
+    ShardLoader,
+    write_shards,
+)
+
+import speechbrain as sb
+from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
+from speechbrain.utils.distributed import run_on_main
 
 
 class AudioSetBrain(ShardedEvaluationBrain):
@@ -82,7 +89,9 @@ class AudioSetBrain(ShardedEvaluationBrain):
             # Partners from the batch, or drawn from the whole training set.
             draw = getattr(self, "mixup_partners", None)
             partners = draw(len(wavs), self.device) if draw else None
-            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets, partners=partners)
+            wavs, lens, targets = self.hparams.mixup(
+                wavs, lens, targets, partners=partners
+            )
         feats = self.modules.compute_features(wavs, lens)
         if stage == sb.Stage.TRAIN:
             feats = self.modules.spec_augment(feats)
@@ -103,7 +112,9 @@ class AudioSetBrain(ShardedEvaluationBrain):
         """Set this step's learning rate (official warm-up and decay)."""
         self.step_timer.step_start()
         self.current_lr = self.hparams.lr_schedule(
-            self.optimizer, self.hparams.epoch_counter.current, self.optimizer_step
+            self.optimizer,
+            self.hparams.epoch_counter.current,
+            self.optimizer_step,
         )
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
@@ -141,7 +152,10 @@ class AudioSetBrain(ShardedEvaluationBrain):
             )
             history.add_epoch(
                 {"epoch": epoch, "lr": self.current_lr}
-                | {f"train_{key}": value for key, value in self.train_stats.items()}
+                | {
+                    f"train_{key}": value
+                    for key, value in self.train_stats.items()
+                }
                 | {f"valid_{key}": value for key, value in stats.items()}
             )
             self.checkpointer.save_and_keep_only(
@@ -152,7 +166,9 @@ class AudioSetBrain(ShardedEvaluationBrain):
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
-                **{f"{self.evaluation_set}_stats": stats},  # test, or valid (WA)
+                **{
+                    f"{self.evaluation_set}_stats": stats
+                },  # test, or valid (WA)
             )
             self.test_stats, self.test_scores = stats, self.scores
 
@@ -172,7 +188,9 @@ def dataio_prep(hparams):
         ``{"train", "valid", "test"}`` -> ``DynamicItemDataset`` with output
         keys ``id, sig, targets``; and the class names in output order.
     """
-    label_names = read_classes(os.path.join(hparams["save_folder"], "classes.txt"))
+    label_names = read_classes(
+        os.path.join(hparams["save_folder"], "classes.txt")
+    )
     class_index = {name: index for index, name in enumerate(label_names)}
 
     load_clip = CachedClipLoader(load_training_clip, hparams["audio_cache_mb"])
@@ -216,10 +234,15 @@ def balanced_sampler(hparams, train_set):
     """
     path = os.path.join(hparams["save_folder"], "train_weights.csv")
     with open(path, newline="", encoding="utf-8") as handle:
-        weights = {row["ID"]: float(row["weight"]) for row in csv.DictReader(handle)}
+        weights = {
+            row["ID"]: float(row["weight"]) for row in csv.DictReader(handle)
+        }
     ordered = torch.tensor([weights[item_id] for item_id in train_set.data_ids])
     return ReproducibleWeightedRandomSampler(
-        ordered, num_samples=len(ordered), replacement=True, seed=hparams["seed"]
+        ordered,
+        num_samples=len(ordered),
+        replacement=True,
+        seed=hparams["seed"],
     )
 
 
@@ -271,7 +294,9 @@ if __name__ == "__main__":
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     try:  # SpeechBrain's run-option traps: negative max_grad_norm, str ints
-        run_opts = checked_run_options(run_opts, hparams, hparams.get("cuda_precision"))
+        run_opts = checked_run_options(
+            run_opts, hparams, hparams.get("cuda_precision")
+        )
     except ValueError as error:
         sys.exit(f"error: {error}")
     keep_freed_memory(run_opts.device)  # no page faults per CPU step
@@ -283,7 +308,9 @@ if __name__ == "__main__":
     # Pretrained weights now, not when the YAML was loaded (it only declares them).
     hparams["initialize_encoder"]()
     if hparams["data_format"] not in ("csv", "shards"):
-        sys.exit(f"data_format must be csv or shards, got {hparams['data_format']!r}")
+        sys.exit(
+            f"data_format must be csv or shards, got {hparams['data_format']!r}"
+        )
     run_on_main(
         prepare_audioset,
         kwargs={
@@ -356,7 +383,9 @@ if __name__ == "__main__":
         loader_options=hparams["valid_dataloader_options"],
         weight_averaging=hparams["weight_averaging"],
         wa_epochs=(hparams["wa_start"], hparams["wa_end"]),
-        modules={name: hparams[name] for name in ("embedding_model", "classifier")},
+        modules={
+            name: hparams[name] for name in ("embedding_model", "classifier")
+        },
         norm_stats=(hparams["norm_mean"], hparams["norm_std"]),
         sample_rate=hparams["sample_rate"],
         output_folder=hparams["output_folder"],

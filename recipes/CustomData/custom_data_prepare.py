@@ -57,12 +57,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import yaml
-
 from speechbrain_ast.audio import SILENCE_THRESHOLD, too_short_reason
 from speechbrain_ast.augment import time_augment_widths
 from speechbrain_ast.features import KaldiFbank, clip_norm_stats
 from speechbrain_ast.files import atomic_write
-from speechbrain_ast.training import clip_checks, preparation as prepare_utils
+from speechbrain_ast.training import (
+    clip_checks,
+    preparation as prepare_utils,
+)
 from speechbrain_ast.training.dataio import LABEL_SEPARATOR
 from speechbrain_ast.training.recording_groups import assign_groups
 from speechbrain_ast.training.settings import read_data_config
@@ -142,9 +144,17 @@ def prepare_custom_data(
     ...     for index in range(3):
     ...         path = root.join("data", name, f"{index}.wav")
     ...         _ = path.dirpath().ensure(dir=True)
-    ...         soundfile.write(path.strpath, numpy.random.randn(8000) * 0.1, 16000)
-    >>> result = prepare_custom_data(root.join("data").strpath, root.join("save").strpath)
-    >>> result["status"], result["counts"]["train"], result["config"]["n_classes"]
+    ...         soundfile.write(
+    ...             path.strpath, numpy.random.randn(8000) * 0.1, 16000
+    ...         )
+    >>> result = prepare_custom_data(
+    ...     root.join("data").strpath, root.join("save").strpath
+    ... )
+    >>> (
+    ...     result["status"],
+    ...     result["counts"]["train"],
+    ...     result["config"]["n_classes"],
+    ... )
     ('prepared', 2, 2)
     """
     outputs = prepare_utils.output_paths(
@@ -202,7 +212,9 @@ def prepare_custom_data(
         logger.info("groups: %s", note)
     logger.info(
         split_summary(
-            splits, None if given_split else valid_ratio, None if given_split else test_ratio
+            splits,
+            None if given_split else valid_ratio,
+            None if given_split else test_ratio,
         )
     )
     leakage = leakage_report(splits, check_content=check_leakage)
@@ -257,7 +269,8 @@ def rows_from_folder(folder):
     Example
     -------
     >>> root = getfixture("tmpdir")
-    >>> _ = root.ensure("dog", "a.wav"); _ = root.ensure("dog", "notes.txt")
+    >>> _ = root.ensure("dog", "a.wav")
+    >>> _ = root.ensure("dog", "notes.txt")
     >>> rows, skipped = rows_from_folder(root.strpath)
     >>> [r["labels"] for r in rows], [reason for _, reason in skipped]
     ([['dog']], ['not an audio file (extension .txt)'])
@@ -275,7 +288,12 @@ def rows_from_folder(folder):
         found = 0
         for file_path in clip_checks.audio_files(path, skipped):
             rows.append(
-                {"path": file_path, "labels": [name], "split": None, "group": None}
+                {
+                    "path": file_path,
+                    "labels": [name],
+                    "split": None,
+                    "group": None,
+                }
             )
             found += 1
         if not found:
@@ -331,7 +349,9 @@ def rows_from_csv(csv_path):
             raw_path = (record.get("path") or "").strip()
             if not raw_path:
                 raise ValueError(f"{where}: empty path")
-            path = os.path.normpath(os.path.join(base, os.path.expanduser(raw_path)))
+            path = os.path.normpath(
+                os.path.join(base, os.path.expanduser(raw_path))
+            )
             labels = [
                 check_label(name.strip(), where)
                 for name in (record.get("label") or "").split(LABEL_SEPARATOR)
@@ -345,7 +365,9 @@ def rows_from_csv(csv_path):
                 skipped.append((path, f"listed again at line {line}"))
                 continue
             seen.add(path)
-            group = (record.get("group") or "").strip() or None  # None: from the name
+            group = (
+                record.get("group") or ""
+            ).strip() or None  # None: from the name
             rows.append(
                 {
                     "path": path,
@@ -410,7 +432,18 @@ def listing_fingerprint(rows):
 
     Example
     -------
-    >>> len(listing_fingerprint([{"path": "a.wav", "labels": ["x"], "split": None, "group": "a"}]))
+    >>> len(
+    ...     listing_fingerprint(
+    ...         [
+    ...             {
+    ...                 "path": "a.wav",
+    ...                 "labels": ["x"],
+    ...                 "split": None,
+    ...                 "group": "a",
+    ...             }
+    ...         ]
+    ...     )
+    ... )
     40
     """
     digest = hashlib.sha1()
@@ -479,7 +512,9 @@ def usable_rows(rows, skipped, silence_threshold):
     """
     with ThreadPoolExecutor(max_workers=4) as pool:
         checks = list(
-            pool.map(lambda row: inspect_clip(row["path"], silence_threshold), rows)
+            pool.map(
+                lambda row: inspect_clip(row["path"], silence_threshold), rows
+            )
         )
     paths = [row["path"] for row in rows]
     return [
@@ -507,7 +542,9 @@ def check_classes(rows, skipped, data_folder):
     list of str
         Sorted class names.
     """
-    counts = collections.Counter(label for row in rows for label in row["labels"])
+    counts = collections.Counter(
+        label for row in rows for label in row["labels"]
+    )
     all_labels = {label for row in rows for label in row["labels"]}
     too_few = sorted(name for name in all_labels if counts[name] < 2)
     if too_few:
@@ -548,14 +585,22 @@ def split_rows(rows, valid_ratio, test_ratio, seed):
 
     Example
     -------
-    >>> rows = [{"path": f"{i}", "labels": ["ab"[i % 2]], "split": None, "group": f"{i}"}
-    ...         for i in range(20)]
+    >>> rows = [
+    ...     {
+    ...         "path": f"{i}",
+    ...         "labels": ["ab"[i % 2]],
+    ...         "split": None,
+    ...         "group": f"{i}",
+    ...     }
+    ...     for i in range(20)
+    ... ]
     >>> splits = split_rows(rows, 0.1, 0.1, 0)
     >>> [len(splits[name]) for name in ("train", "valid", "test")]
     [16, 2, 2]
     """
     splits = {
-        name: [row for row in rows if row["split"] == name] for name in SPLIT_NAMES
+        name: [row for row in rows if row["split"] == name]
+        for name in SPLIT_NAMES
     }
     free = [row for row in rows if row["split"] is None]
     if any(splits.values()):  # the data's split (then every row has one)
@@ -563,7 +608,9 @@ def split_rows(rows, valid_ratio, test_ratio, seed):
             return splits
         free, splits["train"] = splits["train"], []
         test_ratio = 0.0
-    label_counts = collections.Counter(label for row in free for label in row["labels"])
+    label_counts = collections.Counter(
+        label for row in free for label in row["labels"]
+    )
     groups = collections.defaultdict(list)
     for row in free:
         groups[row["group"]].append(row)
@@ -611,7 +658,11 @@ def held_out_counts(n, valid_ratio, test_ratio):
 
     Example
     -------
-    >>> held_out_counts(40, 0.1, 0.1), held_out_counts(3, 0.1, 0.1), held_out_counts(2, 0.1, 0.1)
+    >>> (
+    ...     held_out_counts(40, 0.1, 0.1),
+    ...     held_out_counts(3, 0.1, 0.1),
+    ...     held_out_counts(2, 0.1, 0.1),
+    ... )
     ((4, 4), (1, 1), (0, 1))
     """
     n_test = round(n * test_ratio)
@@ -656,7 +707,10 @@ def derive_config(splits, classes, max_frames, frames_quantile, seed):
     rows = [row for split in SPLIT_NAMES for row in splits[split]]
     durations = sorted(row["duration"] for row in rows)
     quantile = durations[
-        min(len(durations) - 1, int(math.ceil(frames_quantile * len(durations))) - 1)
+        min(
+            len(durations) - 1,
+            int(math.ceil(frames_quantile * len(durations))) - 1,
+        )
     ]
     fbank = KaldiFbank(sample_rate=SAMPLE_RATE)
     quantile_frames = int(

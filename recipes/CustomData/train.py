@@ -25,14 +25,10 @@ import math
 import os
 import sys
 
-import speechbrain as sb
 import torch
 import yaml
 from custom_data_prepare import prepare_custom_data
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.distributed import run_on_main
-from speechbrain.utils.logger import get_logger
-
 from speechbrain_ast.schedules import fit_warmup_to_run, halving_milestones
 from speechbrain_ast.training.clip_cache import CachedClipLoader
 from speechbrain_ast.training.cpu_memory import keep_freed_memory
@@ -63,6 +59,10 @@ from speechbrain_ast.training.settings import (
     with_derived_values,
 )
 from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
+
+import speechbrain as sb
+from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.logger import get_logger
 
 logger = get_logger(__name__)
 
@@ -95,7 +95,9 @@ class CustomDataBrain(ShardedEvaluationBrain):
             # Partners from the batch, or drawn from the whole training set.
             draw = getattr(self, "mixup_partners", None)
             partners = draw(len(wavs), self.device) if draw else None
-            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets, partners=partners)
+            wavs, lens, targets = self.hparams.mixup(
+                wavs, lens, targets, partners=partners
+            )
         feats = self.modules.compute_features(wavs, lens)
         if stage == sb.Stage.TRAIN:
             feats = self.modules.spec_augment(feats)
@@ -129,7 +131,9 @@ class CustomDataBrain(ShardedEvaluationBrain):
         """Set this step's learning rate (warm-up and decay)."""
         self.step_timer.step_start()
         self.current_lr = self.hparams.lr_schedule(
-            self.optimizer, self.hparams.epoch_counter.current, self.optimizer_step
+            self.optimizer,
+            self.hparams.epoch_counter.current,
+            self.optimizer_step,
         )
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
@@ -156,7 +160,9 @@ class CustomDataBrain(ShardedEvaluationBrain):
         self.scores, stage_loss = self.whole_set_scores(self.scores, stage_loss)
         summary = self.scores.summarize()
         names = (
-            ("mAP", "mAUC", "d_prime") if self.hparams.multi_label else ("accuracy",)
+            ("mAP", "mAUC", "d_prime")
+            if self.hparams.multi_label
+            else ("accuracy",)
         )
         stats = {"loss": stage_loss, **{name: summary[name] for name in names}}
         if stage == sb.Stage.VALID:
@@ -171,20 +177,31 @@ class CustomDataBrain(ShardedEvaluationBrain):
             )
             history.add_epoch(
                 {"epoch": epoch, "lr": self.current_lr}
-                | {f"train_{key}": value for key, value in self.train_stats.items()}
+                | {
+                    f"train_{key}": value
+                    for key, value in self.train_stats.items()
+                }
                 | {f"valid_{key}": value for key, value in stats.items()}
             )
             self.checkpointer.save_and_keep_only(
-                meta={"epoch": epoch, self.main_metric: stats[self.main_metric]},
+                meta={
+                    "epoch": epoch,
+                    self.main_metric: stats[self.main_metric],
+                },
                 max_keys=[self.main_metric],
                 num_to_keep=self.hparams.keep_checkpoints,
             )
-            if hasattr(self, "progress") and sb.utils.distributed.if_main_process():
+            if (
+                hasattr(self, "progress")
+                and sb.utils.distributed.if_main_process()
+            ):
                 logger.info(self.progress.epoch_done(epoch))
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
-                **{f"{self.evaluation_set}_stats": stats},  # test, or valid (WA)
+                **{
+                    f"{self.evaluation_set}_stats": stats
+                },  # test, or valid (WA)
             )
             self.test_stats, self.test_scores = stats, self.scores
 
@@ -204,7 +221,9 @@ def dataio_prep(hparams):
         ``{"train", "valid", "test"}`` -> ``DynamicItemDataset`` with output
         keys ``id, sig, targets``; and the class names in output order.
     """
-    label_names = read_classes(os.path.join(hparams["save_folder"], "classes.txt"))
+    label_names = read_classes(
+        os.path.join(hparams["save_folder"], "classes.txt")
+    )
     class_index = {name: index for index, name in enumerate(label_names)}
     load_clip = CachedClipLoader(load_training_clip, hparams["audio_cache_mb"])
 
@@ -258,12 +277,21 @@ def derived_schedule(settings, overrides, n_train):
 
     Example
     -------
-    >>> settings = {"number_of_epochs": "auto", "train_steps": 3000, "batch_size": 12,
-    ...     "min_epochs": 30, "max_epochs": 300, "lr_decay_start": "auto",
-    ...     "lr_decay_step": "auto", "wa_start": "auto"}
+    >>> settings = {
+    ...     "number_of_epochs": "auto",
+    ...     "train_steps": 3000,
+    ...     "batch_size": 12,
+    ...     "min_epochs": 30,
+    ...     "max_epochs": 300,
+    ...     "lr_decay_start": "auto",
+    ...     "lr_decay_step": "auto",
+    ...     "wa_start": "auto",
+    ... }
     >>> derived_schedule(settings, {}, 1200)
     {'number_of_epochs': 30, 'lr_decay_start': 15, 'lr_decay_step': 5, 'wa_start': 16}
-    >>> derived_schedule(settings, {"number_of_epochs": 8}, 168)["lr_decay_start"]
+    >>> derived_schedule(settings, {"number_of_epochs": 8}, 168)[
+    ...     "lr_decay_start"
+    ... ]
     4
     """
 
@@ -274,11 +302,15 @@ def derived_schedule(settings, overrides, n_train):
     if epochs == "auto":
         steps_per_epoch = math.ceil(n_train / settings["batch_size"])
         epochs = math.ceil(settings["train_steps"] / steps_per_epoch)
-        epochs = min(settings["max_epochs"], max(settings["min_epochs"], epochs))
+        epochs = min(
+            settings["max_epochs"], max(settings["min_epochs"], epochs)
+        )
         derived["number_of_epochs"] = epochs
     start = settings["lr_decay_start"]
     # Weight averaging follows the first halving, wherever that was set.
-    milestones = halving_milestones(int(epochs), None if start == "auto" else start)
+    milestones = halving_milestones(
+        int(epochs), None if start == "auto" else start
+    )
     for key, milestone in milestones.items():
         if settings[key] == "auto":
             derived[key] = milestone
@@ -329,8 +361,13 @@ def derived_warmup(settings, overrides, n_train):
 
     Example
     -------
-    >>> settings = {"batch_size": 12, "warmup_steps": 300, "warmup_every": 50,
-    ...     "max_warmup_steps": 300, "number_of_epochs": 10}
+    >>> settings = {
+    ...     "batch_size": 12,
+    ...     "warmup_steps": 300,
+    ...     "warmup_every": 50,
+    ...     "max_warmup_steps": 300,
+    ...     "number_of_epochs": 10,
+    ... }
     >>> derived_warmup(settings, {}, 168)[0]
     {'warmup_steps': 14, 'warmup_every': 1}
     """
@@ -373,7 +410,9 @@ def run_plan(hparams, n_train, notes):
     epochs = int(hparams["number_of_epochs"])
     return RunPlan(
         epochs=epochs,
-        steps_per_epoch=optimizer_steps_per_epoch(n_train, hparams["batch_size"]),
+        steps_per_epoch=optimizer_steps_per_epoch(
+            n_train, hparams["batch_size"]
+        ),
         lr=schedule.lr,
         warmup_steps=schedule.warmup_steps,
         warmup_every=schedule.warmup_every,
@@ -424,7 +463,9 @@ if __name__ == "__main__":
     data_config = read_data_config(
         os.path.join(settings["save_folder"], "data_config.yaml")
     )
-    overrides = with_derived_values(settings, overrides, data_config, DERIVED_KEYS)
+    overrides = with_derived_values(
+        settings, overrides, data_config, DERIVED_KEYS
+    )
     n_train = data_config["clips"]["train"]
     overrides.update(derived_schedule(settings, overrides, n_train))
     warmup, warmup_note = derived_warmup(settings, overrides, n_train)
@@ -432,7 +473,9 @@ if __name__ == "__main__":
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     try:  # SpeechBrain's run-option traps: negative max_grad_norm, str ints
-        run_opts = checked_run_options(run_opts, hparams, hparams.get("cuda_precision"))
+        run_opts = checked_run_options(
+            run_opts, hparams, hparams.get("cuda_precision")
+        )
     except ValueError as error:
         sys.exit(f"error: {error}")
     keep_freed_memory(run_opts.device)  # no page faults per CPU step
@@ -485,7 +528,9 @@ if __name__ == "__main__":
         loader_options=hparams["valid_dataloader_options"],
         weight_averaging=hparams["weight_averaging"],
         wa_epochs=(hparams["wa_start"], hparams["wa_end"]),
-        modules={name: hparams[name] for name in ("embedding_model", "classifier")},
+        modules={
+            name: hparams[name] for name in ("embedding_model", "classifier")
+        },
         norm_stats=(hparams["norm_mean"], hparams["norm_std"]),
         sample_rate=hparams["sample_rate"],
         output_folder=hparams["output_folder"],
@@ -497,7 +542,10 @@ if __name__ == "__main__":
         baseline = None
         if hparams["summary_baseline"]:
             baseline = optional_step(
-                "the log-mel baseline", run_baseline, hparams["save_folder"], hparams["n_frames"]
+                "the log-mel baseline",
+                run_baseline,
+                hparams["save_folder"],
+                hparams["n_frames"],
             )
         lines = optional_step(
             "summary.md",

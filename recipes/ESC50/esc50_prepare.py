@@ -33,7 +33,6 @@ import os
 import random
 
 import soundfile
-
 from speechbrain_ast import audio_files
 from speechbrain_ast.audio import AudioError, load_audio
 from speechbrain_ast.files import atomic_write
@@ -125,7 +124,9 @@ def prepare_esc50(
 
     Example
     -------
-    >>> result = prepare_esc50("data/ESC-50-master", "results/esc50/fold5")  # doctest: +SKIP
+    >>> result = prepare_esc50(
+    ...     "data/ESC-50-master", "results/esc50/fold5"
+    ... )  # doctest: +SKIP
     >>> result["counts"]["test"]  # doctest: +SKIP
     400
     """
@@ -135,11 +136,15 @@ def prepare_esc50(
     if not 0 <= valid_ratio < 1:
         raise ValueError(f"valid_ratio must be in [0, 1), got {valid_ratio}")
     if int(sample_rate) != sample_rate or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer, got {sample_rate}")
+        raise ValueError(
+            f"sample_rate must be a positive integer, got {sample_rate}"
+        )
     data_folder = find_esc50_folder(data_folder)
     save_folder = os.path.abspath(save_folder)
     if resample_folder is None:
-        resample_folder = os.path.join(save_folder, _resample_folder_name(sample_rate))
+        resample_folder = os.path.join(
+            save_folder, _resample_folder_name(sample_rate)
+        )
     resample_folder = os.path.abspath(resample_folder)
     options = {
         "format_version": FORMAT_VERSION,
@@ -160,7 +165,9 @@ def prepare_esc50(
     rows = read_esc50_meta(data_folder, skipped)
     folds = sorted({row["fold"] for row in rows})
     if int(test_fold) not in folds:
-        raise ValueError(f"test_fold {test_fold} is not one of the folds {folds}")
+        raise ValueError(
+            f"test_fold {test_fold} is not one of the folds {folds}"
+        )
     classes = _classes_by_target(rows)
     clips, n_resampled = _usable_clips(
         data_folder, rows, int(sample_rate), resample_folder, skipped
@@ -178,7 +185,8 @@ def prepare_esc50(
     )
     manifests = {
         split: [
-            [c["ID"], c["duration"], c["wav"], c["category"], c["fold"]] for c in clips
+            [c["ID"], c["duration"], c["wav"], c["category"], c["fold"]]
+            for c in clips
         ]
         for split, clips in splits.items()
     }
@@ -263,7 +271,9 @@ def prepare_esc50_folds(data_folder, save_root, folds=None, **kwargs):
 
     Example
     -------
-    >>> results = prepare_esc50_folds("data/ESC-50-master", "results/esc50")  # doctest: +SKIP
+    >>> results = prepare_esc50_folds(
+    ...     "data/ESC-50-master", "results/esc50"
+    ... )  # doctest: +SKIP
     >>> sorted(results)  # doctest: +SKIP
     [1, 2, 3, 4, 5]
     """
@@ -276,7 +286,10 @@ def prepare_esc50_folds(data_folder, save_root, folds=None, **kwargs):
     )
     return {
         int(fold): prepare_esc50(
-            data_folder, fold_save_folder(save_root, fold), test_fold=fold, **kwargs
+            data_folder,
+            fold_save_folder(save_root, fold),
+            test_fold=fold,
+            **kwargs,
         )
         for fold in folds
     }
@@ -307,7 +320,9 @@ def find_esc50_folder(data_folder):
     '/home/me/data/ESC-50-master'
     """
     required = [os.path.join("meta", "esc50.csv")]
-    folder = prepare_utils.find_dataset_folder(data_folder, "ESC-50-master", required)
+    folder = prepare_utils.find_dataset_folder(
+        data_folder, "ESC-50-master", required
+    )
     if folder is not None:
         return folder
     raise FileNotFoundError(
@@ -342,9 +357,14 @@ def read_esc50_meta(data_folder, skipped=None):
     Example
     -------
     >>> folder = getfixture("tmpdir").mkdir("ESC-50-master")
-    >>> _ = folder.mkdir("meta").join("esc50.csv").write(
-    ...     "filename,fold,target,category,esc10,src_file,take\n"
-    ...     "1-100032-A-0.wav,1,0,dog,True,100032,A\n")
+    >>> _ = (
+    ...     folder.mkdir("meta")
+    ...     .join("esc50.csv")
+    ...     .write(
+    ...         "filename,fold,target,category,esc10,src_file,take\n"
+    ...         "1-100032-A-0.wav,1,0,dog,True,100032,A\n"
+    ...     )
+    ... )
     >>> rows = read_esc50_meta(folder.strpath)
     >>> rows[0]["category"], rows[0]["target"], rows[0]["fold"]
     ('dog', 0, 1)
@@ -379,7 +399,9 @@ def read_esc50_meta(data_folder, skipped=None):
             filename = row["filename"].strip()
             if filename in seen:
                 if skipped is not None:
-                    skipped.append((filename, f"{where}: duplicate row ignored"))
+                    skipped.append(
+                        (filename, f"{where}: duplicate row ignored")
+                    )
                 continue
             seen.add(filename)
             rows.append(
@@ -413,8 +435,12 @@ def _classes_by_target(rows):
 
     Example
     -------
-    >>> _classes_by_target([{"category": "rooster", "target": 1},
-    ...                     {"category": "dog", "target": 0}])
+    >>> _classes_by_target(
+    ...     [
+    ...         {"category": "rooster", "target": 1},
+    ...         {"category": "dog", "target": 0},
+    ...     ]
+    ... )
     ['dog', 'rooster']
     """
     by_target = {row["target"]: row["category"] for row in rows}
@@ -447,10 +473,20 @@ def _usable_clips(data_folder, rows, sample_rate, resample_folder, skipped):
     -------
     >>> import numpy
     >>> folder = getfixture("tmpdir")
-    >>> soundfile.write(folder.mkdir("audio").join("1-1-A-0.wav").strpath,
-    ...                 numpy.zeros(8000), 16000)
-    >>> rows = [{"filename": "1-1-A-0.wav", "category": "dog", "fold": 1,
-    ...          "src_file": "1", "target": 0}]
+    >>> soundfile.write(
+    ...     folder.mkdir("audio").join("1-1-A-0.wav").strpath,
+    ...     numpy.zeros(8000),
+    ...     16000,
+    ... )
+    >>> rows = [
+    ...     {
+    ...         "filename": "1-1-A-0.wav",
+    ...         "category": "dog",
+    ...         "fold": 1,
+    ...         "src_file": "1",
+    ...         "target": 0,
+    ...     }
+    ... ]
     >>> clips, n = _usable_clips(folder.strpath, rows, 16000, "unused", [])
     >>> clips[0]["duration"], n
     (0.5, 0)
@@ -458,7 +494,9 @@ def _usable_clips(data_folder, rows, sample_rate, resample_folder, skipped):
     audio_folder = os.path.join(data_folder, "audio")
     paths = [_find_audio(audio_folder, row["filename"]) for row in rows]
     clips, n_resampled = [], 0
-    for row, path, frames, rate in prepare_utils.usable_audio(rows, paths, skipped):
+    for row, path, frames, rate in prepare_utils.usable_audio(
+        rows, paths, skipped
+    ):
         wav = path
         if rate != sample_rate:
             stem = os.path.splitext(row["filename"])[0]
@@ -571,13 +609,17 @@ def _write_resampled(source, target, frames, rate, sample_rate):
     >>> import numpy
     >>> folder = getfixture("tmpdir").strpath
     >>> soundfile.write(folder + "/a.wav", numpy.zeros(4410), 44100)
-    >>> _write_resampled(folder + "/a.wav", folder + "/b.wav", 4410, 44100, 16000)
+    >>> _write_resampled(
+    ...     folder + "/a.wav", folder + "/b.wav", 4410, 44100, 16000
+    ... )
     True
     >>> soundfile.info(folder + "/b.wav").frames
     1600
     """
     expected = _resampled_length(frames, rate, sample_rate)
-    if os.path.isfile(target) and os.path.getmtime(target) >= os.path.getmtime(source):
+    if os.path.isfile(target) and os.path.getmtime(target) >= os.path.getmtime(
+        source
+    ):
         try:
             info = soundfile.info(target)
             if (info.samplerate, info.channels, info.frames) == (
@@ -622,8 +664,15 @@ def _draw_validation(clips, valid_ratio, seed):
 
     Example
     -------
-    >>> clips = [{"ID": str(i), "src_file": str(i // 2), "category": "dog",
-    ...           "target": 0} for i in range(8)]
+    >>> clips = [
+    ...     {
+    ...         "ID": str(i),
+    ...         "src_file": str(i // 2),
+    ...         "category": "dog",
+    ...         "target": 0,
+    ...     }
+    ...     for i in range(8)
+    ... ]
     >>> valid = _draw_validation(clips, 0.25, 1234)
     >>> len(valid), len({int(i) // 2 for i in valid})
     (2, 1)
@@ -635,7 +684,9 @@ def _draw_validation(clips, valid_ratio, seed):
         groups[clip["src_file"]].append(clip)
     by_class = collections.defaultdict(list)
     for src_file, members in groups.items():
-        counts = collections.Counter((c["target"], c["category"]) for c in members)
+        counts = collections.Counter(
+            (c["target"], c["category"]) for c in members
+        )
         target, category = min(counts, key=lambda key: (-counts[key], key[0]))
         by_class[category].append(src_file)
     valid = set()

@@ -46,7 +46,9 @@ def summarize(fold_folders):
     """
     folds, curves = {}, {}
     for fold, folder in sorted(fold_folders.items()):
-        with open(os.path.join(folder, "results.json"), encoding="utf-8") as handle:
+        with open(
+            os.path.join(folder, "results.json"), encoding="utf-8"
+        ) as handle:
             folds[fold] = json.load(handle)["best_valid"]["accuracy"]
         with open(os.path.join(folder, "results.csv"), newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -57,7 +59,9 @@ def summarize(fold_folders):
     summary = {
         "folds": folds,
         "mean_accuracy": statistics.mean(accuracies),
-        "std_accuracy": statistics.pstdev(accuracies) if len(accuracies) > 1 else 0.0,
+        "std_accuracy": statistics.pstdev(accuracies)
+        if len(accuracies) > 1
+        else 0.0,
     }
     if curves and len(curves) == len(folds):
         n_epochs = min(len(curve) for curve in curves.values())
@@ -111,13 +115,19 @@ def main(argv=None):
     if not train_args:
         parser.error("give the hparams file and train.py arguments")
     fold_folders = {
-        fold: os.path.join(args.results_folder, f"fold{fold}") for fold in args.folds
+        fold: os.path.join(args.results_folder, f"fold{fold}")
+        for fold in args.folds
     }
     for fold, folder in fold_folders.items():
         if not args.summary_only:
             fold_args = ["--test_fold", str(fold), "--output_folder", folder]
             subprocess.run(
-                [sys.executable, os.path.join(HERE, "train.py"), *train_args, *fold_args],
+                [
+                    sys.executable,
+                    os.path.join(HERE, "train.py"),
+                    *train_args,
+                    *fold_args,
+                ],
                 check=True,
             )
     print(write_summary(summarize(fold_folders), args.results_folder))

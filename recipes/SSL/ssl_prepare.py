@@ -37,11 +37,13 @@ import os
 import random
 
 import yaml
-
 from speechbrain_ast.audio import SILENCE_THRESHOLD
 from speechbrain_ast.features import clip_norm_stats
 from speechbrain_ast.files import atomic_write
-from speechbrain_ast.training import clip_checks, preparation as prepare_utils
+from speechbrain_ast.training import (
+    clip_checks,
+    preparation as prepare_utils,
+)
 from speechbrain_ast.training.settings import read_data_config
 
 logger = logging.getLogger(__name__)
@@ -101,11 +103,17 @@ def prepare_ssl_data(
     ...     path = root.join("data", "sub", f"{index}.wav").strpath
     ...     _ = root.join("data", "sub").ensure(dir=True)
     ...     soundfile.write(path, numpy.random.randn(8000) * 0.1, 16000)
-    >>> soundfile.write(root.join("data", "quiet.wav").strpath, numpy.zeros(8000), 16000)
-    >>> result = prepare_ssl_data(root.join("data").strpath, root.join("save").strpath)
+    >>> soundfile.write(
+    ...     root.join("data", "quiet.wav").strpath, numpy.zeros(8000), 16000
+    ... )
+    >>> result = prepare_ssl_data(
+    ...     root.join("data").strpath, root.join("save").strpath
+    ... )
     >>> result["status"], result["counts"]
     ('prepared', {'train': 3, 'valid': 1, 'skipped': 1})
-    >>> prepare_ssl_data(root.join("data").strpath, root.join("save").strpath)["status"]
+    >>> prepare_ssl_data(root.join("data").strpath, root.join("save").strpath)[
+    ...     "status"
+    ... ]
     'up_to_date'
     """
     outputs = output_paths(save_folder)
@@ -153,7 +161,9 @@ def prepare_ssl_data(
             len(skipped),
             outputs["skipped"],
         )
-    logger.info("SSL manifests written to %s: %s", save_folder, config["counts"])
+    logger.info(
+        "SSL manifests written to %s: %s", save_folder, config["counts"]
+    )
     return {
         "status": "prepared",
         **outputs,
@@ -207,7 +217,8 @@ def paths_from_folder(folder):
     Example
     -------
     >>> root = getfixture("tmpdir")
-    >>> _ = root.ensure("a", "x.wav"); _ = root.ensure("notes.txt")
+    >>> _ = root.ensure("a", "x.wav")
+    >>> _ = root.ensure("notes.txt")
     >>> _ = root.ensure(".cache", "y.wav")
     >>> paths, skipped = paths_from_folder(root.strpath)
     >>> [os.path.basename(p) for p in paths], [reason for _, reason in skipped]
@@ -392,7 +403,9 @@ def usable_rows(paths, skipped, min_duration, silence_threshold):
     list of dict
         ``id``, ``duration`` and ``path`` of each usable file.
     """
-    checks = (inspect_clip(path, min_duration, silence_threshold) for path in paths)
+    checks = (
+        inspect_clip(path, min_duration, silence_threshold) for path in paths
+    )
     return [
         {"id": item_id, "duration": duration, "path": path}
         for path, item_id, duration in prepare_utils.usable_clips(
@@ -459,7 +472,9 @@ def derive_config(splits, n_frames, seed, n_skipped):
         seed,
         sample_rate=SAMPLE_RATE,
     )
-    durations = sorted(row["duration"] for split in splits.values() for row in split)
+    durations = sorted(
+        row["duration"] for split in splits.values() for row in split
+    )
     return {
         "norm_mean": round(float(norm_mean), 6),
         "norm_std": round(float(norm_std), 6),
@@ -500,11 +515,14 @@ def commit_outputs(outputs, splits, skipped, options, config):
     os.makedirs(os.path.dirname(outputs["options"]), exist_ok=True)
     with contextlib.ExitStack() as stack:
         for split, rows in splits.items():
-            handle = stack.enter_context(atomic_write(outputs[split], newline=""))
+            handle = stack.enter_context(
+                atomic_write(outputs[split], newline="")
+            )
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(MANIFEST_FIELDS)
             writer.writerows(
-                [row["id"], f"{row['duration']:.3f}", row["path"]] for row in rows
+                [row["id"], f"{row['duration']:.3f}", row["path"]]
+                for row in rows
             )
         handle = stack.enter_context(atomic_write(outputs["config"]))
         yaml.safe_dump(config, handle, sort_keys=False)

@@ -31,18 +31,16 @@ import os
 import sys
 
 import soundfile
-import speechbrain as sb
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.distributed import run_on_main
-from speechbrain.utils.logger import get_logger
-from ssl_prepare import prepare_ssl_data
-
 from speechbrain_ast.audio import AudioError, checked_mono, unreadable
 from speechbrain_ast.pretrained.ssl_checkpoint import write_ssl_checkpoint
 from speechbrain_ast.training.cpu_memory import keep_freed_memory
-from speechbrain_ast.training.distributed import finish_distributed, init_distributed
+from speechbrain_ast.training.distributed import (
+    finish_distributed,
+    init_distributed,
+)
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.reports import plot_run_history
 from speechbrain_ast.training.run_options import checked_run_options
@@ -51,13 +49,22 @@ from speechbrain_ast.training.settings import (
     read_data_config,
     with_derived_values,
 )
+from ssl_prepare import prepare_ssl_data
+
+import speechbrain as sb
+from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.logger import get_logger
 
 logger = get_logger(__name__)
 
 # YAML keys that may say ``auto``: their values come from data_config.yaml.
 DERIVED_KEYS = ("norm_mean", "norm_std")
 # Per-batch quantities averaged over an epoch, and their results.csv names.
-EPOCH_METRICS = {"nce": "nce_loss", "mse": "mse_loss", "accuracy": "nce_accuracy"}
+EPOCH_METRICS = {
+    "info_nce": "nce_loss",
+    "mse": "mse_loss",
+    "accuracy": "nce_accuracy",
+}
 
 
 class SSLBrain(sb.Brain):
@@ -90,7 +97,9 @@ class SSLBrain(sb.Brain):
         """Set this step's learning rate (warm-up and decay)."""
         self.step_timer.step_start()
         self.current_lr = self.hparams.lr_schedule(
-            self.optimizer, self.hparams.epoch_counter.current, self.optimizer_step
+            self.optimizer,
+            self.hparams.epoch_counter.current,
+            self.optimizer_step,
         )
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
@@ -202,7 +211,9 @@ def read_crop(path, start, seconds, sample_rate):
             )
     except Exception as error:  # libsndfile raises several types
         raise unreadable(path, error) from None
-    signal = checked_mono(torch.from_numpy(data.T.copy()), rate, sample_rate, path)
+    signal = checked_mono(
+        torch.from_numpy(data.T.copy()), rate, sample_rate, path
+    )
     return signal[: round(seconds * sample_rate)]
 
 
@@ -320,11 +331,15 @@ if __name__ == "__main__":
     data_config = read_data_config(
         os.path.join(settings["save_folder"], "data_config.yaml")
     )
-    overrides = with_derived_values(settings, overrides, data_config, DERIVED_KEYS)
+    overrides = with_derived_values(
+        settings, overrides, data_config, DERIVED_KEYS
+    )
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     try:  # SpeechBrain's run-option traps: negative max_grad_norm, str ints
-        run_opts = checked_run_options(run_opts, hparams, hparams.get("cuda_precision"))
+        run_opts = checked_run_options(
+            run_opts, hparams, hparams.get("cuda_precision")
+        )
     except ValueError as error:
         sys.exit(f"error: {error}")
     keep_freed_memory(run_opts.device)  # no page faults per CPU step

@@ -85,7 +85,9 @@ def prepare_speech_commands(data_folder, save_folder, skip_prep=False):
 
     Example
     -------
-    >>> result = prepare_speech_commands("data/speech_commands_v0.02", "results/sc")  # doctest: +SKIP
+    >>> result = prepare_speech_commands(
+    ...     "data/speech_commands_v0.02", "results/sc"
+    ... )  # doctest: +SKIP
     >>> result["counts"]["classes"]  # doctest: +SKIP
     35
     """
@@ -95,7 +97,9 @@ def prepare_speech_commands(data_folder, save_folder, skip_prep=False):
     data_folder = find_speech_commands_folder(data_folder)
     options = {"format_version": FORMAT_VERSION, "data_folder": data_folder}
     if prepare_utils.is_prepared(outputs, options):
-        logger.info("Speech Commands manifests in %s are up to date", save_folder)
+        logger.info(
+            "Speech Commands manifests in %s are up to date", save_folder
+        )
         return prepare_utils.prepare_result(
             "up_to_date", outputs, prepare_utils.count_outputs(outputs)
         )
@@ -115,11 +119,19 @@ def prepare_speech_commands(data_folder, save_folder, skip_prep=False):
     keys = sorted(files)
     paths = [files[key] for key in keys]
     splits = {split: [] for split in prepare_utils.SPLITS}
-    for key, path, frames, rate in prepare_utils.usable_audio(keys, paths, skipped):
+    for key, path, frames, rate in prepare_utils.usable_audio(
+        keys, paths, skipped
+    ):
         word, stem = key.split("/", 1)
-        split = next((s for s in ("test", "valid") if key in listed[s]), "train")
-        splits[split].append([f"{word}_{stem}", round(frames / rate, 6), path, word])
-    prepare_utils.require_splits(splits, f"Speech Commands in {data_folder}", skipped)
+        split = next(
+            (s for s in ("test", "valid") if key in listed[s]), "train"
+        )
+        splits[split].append(
+            [f"{word}_{stem}", round(frames / rate, 6), path, word]
+        )
+    prepare_utils.require_splits(
+        splits, f"Speech Commands in {data_folder}", skipped
+    )
     if not splits["valid"]:
         logger.warning("Speech Commands: the validation set is empty")
 
@@ -157,7 +169,9 @@ def find_speech_commands_folder(data_folder):
     if folder is not None:
         return folder
     if not os.path.isdir(data_folder):
-        raise FileNotFoundError(f"Speech Commands folder not found: {data_folder}")
+        raise FileNotFoundError(
+            f"Speech Commands folder not found: {data_folder}"
+        )
     raise FileNotFoundError(
         f"Speech Commands split lists not found: {data_folder} must hold "
         f"{' and '.join(LIST_FILES.values())} (official v0.02 layout)"
@@ -213,11 +227,15 @@ def scan_word_folders(data_folder, skipped):
             found.setdefault(stem, []).append(path)
         for stem, candidates in found.items():
             candidates.sort(
-                key=lambda path: prepare_utils.extension_rank(path, AUDIO_EXTENSIONS)
+                key=lambda path: prepare_utils.extension_rank(
+                    path, AUDIO_EXTENSIONS
+                )
             )
             files[f"{word}/{stem}"] = candidates[0]
             for other in candidates[1:]:
-                skipped.append((other, f"same clip as {candidates[0]}; ignored"))
+                skipped.append(
+                    (other, f"same clip as {candidates[0]}; ignored")
+                )
         if found:
             words.append(word)
         else:
@@ -251,7 +269,9 @@ def read_split_list(list_path, files, skipped):
     >>> path = getfixture("tmpdir").join("testing_list.txt")
     >>> _ = path.write("yes/a_nohash_0.wav\\nno/b_nohash_0.wav\\n")
     >>> skipped = []
-    >>> read_split_list(path.strpath, {"yes/a_nohash_0": "/d/yes/a_nohash_0.wav"}, skipped)
+    >>> read_split_list(
+    ...     path.strpath, {"yes/a_nohash_0": "/d/yes/a_nohash_0.wav"}, skipped
+    ... )
     {'yes/a_nohash_0'}
     >>> skipped[0][1]
     'testing_list.txt line 2: no such clip in the word folders'
@@ -270,6 +290,9 @@ def read_split_list(list_path, files, skipped):
                 keys.add(key)
             else:
                 skipped.append(
-                    (entry, f"{name} line {number}: no such clip in the word folders")
+                    (
+                        entry,
+                        f"{name} line {number}: no such clip in the word folders",
+                    )
                 )
     return keys

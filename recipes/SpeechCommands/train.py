@@ -16,12 +16,9 @@ Authors
 import os
 import sys
 
-import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 from sc_prepare import prepare_speech_commands
-from speechbrain.utils.distributed import run_on_main
-
 from speechbrain_ast.training.clip_cache import CachedClipLoader
 from speechbrain_ast.training.cpu_memory import keep_freed_memory
 from speechbrain_ast.training.dataio import (
@@ -30,13 +27,19 @@ from speechbrain_ast.training.dataio import (
     read_classes,
     targets_from_labels,
 )
-from speechbrain_ast.training.distributed import finish_distributed, init_distributed
+from speechbrain_ast.training.distributed import (
+    finish_distributed,
+    init_distributed,
+)
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
 from speechbrain_ast.training.metrics import TaggingStats
 from speechbrain_ast.training.mixup_partners import mixup_partners
 from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
+
+import speechbrain as sb
+from speechbrain.utils.distributed import run_on_main
 
 
 class SpeechCommandsBrain(ShardedEvaluationBrain):
@@ -56,7 +59,9 @@ class SpeechCommandsBrain(ShardedEvaluationBrain):
             # Partners from the batch, or drawn from the whole training set.
             draw = getattr(self, "mixup_partners", None)
             partners = draw(len(wavs), self.device) if draw else None
-            wavs, lens, targets = self.hparams.mixup(wavs, lens, targets, partners=partners)
+            wavs, lens, targets = self.hparams.mixup(
+                wavs, lens, targets, partners=partners
+            )
         feats = self.modules.compute_features(wavs, lens)
         if stage == sb.Stage.TRAIN:
             feats = self.modules.spec_augment(feats)
@@ -72,14 +77,18 @@ class SpeechCommandsBrain(ShardedEvaluationBrain):
         logits, targets = predictions
         loss = self.hparams.compute_cost(logits.float(), targets)
         if stage != sb.Stage.TRAIN:
-            self.scores.append(batch.id, torch.softmax(logits.float(), -1), targets)
+            self.scores.append(
+                batch.id, torch.softmax(logits.float(), -1), targets
+            )
         return loss
 
     def on_fit_batch_start(self, batch, should_step):
         """Set this step's learning rate (official warm-up and decay)."""
         self.step_timer.step_start()
         self.current_lr = self.hparams.lr_schedule(
-            self.optimizer, self.hparams.epoch_counter.current, self.optimizer_step
+            self.optimizer,
+            self.hparams.epoch_counter.current,
+            self.optimizer_step,
         )
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
@@ -101,7 +110,10 @@ class SpeechCommandsBrain(ShardedEvaluationBrain):
         # Under DDP each rank scored a share of the set: gather the whole set.
         self.scores, stage_loss = self.whole_set_scores(self.scores, stage_loss)
         history = self.hparams.history
-        stats = {"loss": stage_loss, "accuracy": self.scores.summarize("accuracy")}
+        stats = {
+            "loss": stage_loss,
+            "accuracy": self.scores.summarize("accuracy"),
+        }
         if stage == sb.Stage.VALID:
             stats["cum_accuracy"] = history.ensemble_metric(
                 history.valid_ensemble, self.scores, "accuracy"
@@ -113,7 +125,10 @@ class SpeechCommandsBrain(ShardedEvaluationBrain):
             )
             history.add_epoch(
                 {"epoch": epoch, "lr": self.current_lr}
-                | {f"train_{key}": value for key, value in self.train_stats.items()}
+                | {
+                    f"train_{key}": value
+                    for key, value in self.train_stats.items()
+                }
                 | {f"valid_{key}": value for key, value in stats.items()}
             )
             self.checkpointer.save_and_keep_only(
@@ -124,7 +139,9 @@ class SpeechCommandsBrain(ShardedEvaluationBrain):
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
-                **{f"{self.evaluation_set}_stats": stats},  # test, or valid (WA)
+                **{
+                    f"{self.evaluation_set}_stats": stats
+                },  # test, or valid (WA)
             )
             self.test_stats, self.test_scores = stats, self.scores
 
@@ -144,7 +161,9 @@ def dataio_prep(hparams):
         ``{"train", "valid", "test"}`` -> ``DynamicItemDataset`` with output
         keys ``id, sig, targets``; and the class names in output order.
     """
-    label_names = read_classes(os.path.join(hparams["save_folder"], "classes.txt"))
+    label_names = read_classes(
+        os.path.join(hparams["save_folder"], "classes.txt")
+    )
     class_index = {name: index for index, name in enumerate(label_names)}
     load_clip = CachedClipLoader(load_training_clip, hparams["audio_cache_mb"])
 
@@ -176,7 +195,9 @@ if __name__ == "__main__":
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     try:  # SpeechBrain's run-option traps: negative max_grad_norm, str ints
-        run_opts = checked_run_options(run_opts, hparams, hparams.get("cuda_precision"))
+        run_opts = checked_run_options(
+            run_opts, hparams, hparams.get("cuda_precision")
+        )
     except ValueError as error:
         sys.exit(f"error: {error}")
     keep_freed_memory(run_opts.device)  # no page faults per CPU step
@@ -233,7 +254,9 @@ if __name__ == "__main__":
         loader_options=hparams["valid_dataloader_options"],
         weight_averaging=hparams["weight_averaging"],
         wa_epochs=(hparams["wa_start"], hparams["wa_end"]),
-        modules={name: hparams[name] for name in ("embedding_model", "classifier")},
+        modules={
+            name: hparams[name] for name in ("embedding_model", "classifier")
+        },
         norm_stats=(hparams["norm_mean"], hparams["norm_std"]),
         sample_rate=hparams["sample_rate"],
         output_folder=hparams["output_folder"],
