@@ -189,6 +189,28 @@ def test_tag_file_short_clip(tagger, samples, tmp_path):
     assert len(tagger.tag_waveform(wav[:100], sample_rate=16000).timeline) == 1
 
 
+def test_a_clip_of_the_training_length_is_one_window(tagger):
+    """A tail shorter than one frame shift makes no frame: no second window.
+
+    Measured before the fix: a 5.000 s ESC-50 clip and a model of 498 frames
+    (4.995 s) gave two windows, the second 5 ms later; `evaluate` scored the
+    max of the two and disagreed with the training run (and EncoderClassifier)
+    on one validation clip in 20.
+    """
+    wav = 0.1 * torch.randn(WINDOW + 160, generator=torch.Generator().manual_seed(0))
+    for extra in (1, 80, 159):  # fewer samples than one 10 ms frame shift
+        clip = wav[: WINDOW + extra]
+        result = tagger.tag_waveform(clip, top_k=None, sample_rate=16000)
+        assert len(result.timeline) == 1, extra
+        end = result.timeline[0]["end"]
+        assert end == pytest.approx((WINDOW + extra) / 16000, abs=1e-4)
+        scores, _ = tagger.tag_batch(clip.unsqueeze(0), sample_rate=16000)
+        torch.testing.assert_close(result.scores, scores[0])
+    # One more frame's worth of samples is longer than the model input.
+    longer = tagger.tag_waveform(wav[: WINDOW + 160], sample_rate=16000)
+    assert len(longer.timeline) == 2
+
+
 def test_tag_file_long_clip_windows_and_aggregation(tagger, long_wav):
     result = tagger.tag_file(long_wav, top_k=None, batch_size=4)
     n_samples = 12 * 16000

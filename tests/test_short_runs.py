@@ -118,3 +118,18 @@ def test_the_clock_estimates_and_counts_down():
     assert "about 1.7 min" in messages[3]  # 2 s x 50 steps
     now[0] = 60.0
     assert clock.epoch_done(2) == "epoch 2/10 done: 1.0 min so far, about 8.0 min left"
+
+
+def test_the_estimate_is_logged_once_when_an_epoch_ends_on_its_last_timed_step():
+    """Measured before the fix: 11 steps per epoch logged "first 10 steps" twice."""
+    now = [0.0]
+    clock = ProgressClock(RunPlan(3, 11, 1e-3, 0, 50, [], 0.5), first_steps=10,
+                          clock=lambda: now[0])  # fmt: skip
+    messages = []
+    for epoch in (1, 2, 3):
+        for _ in range(11):
+            now[0] += 0.3
+            messages.append(clock.step_done())
+        clock.epoch_done(epoch)
+    assert sum(message is not None for message in messages) == 1
+    assert messages[10].startswith("first 10 steps: 0.30 s each; the 33 training steps")

@@ -199,6 +199,34 @@ class WindowTagging:
             n_frames = self.mods.embedding_model.n_frames
         return (int(n_frames) - 1) * shift + size
 
+    def feature_frames(self, n_samples):
+        """Fbank frames of ``n_samples`` samples (a tail shorter than a shift makes none).
+
+        Arguments
+        ---------
+        n_samples : int
+            Signal length in samples.
+
+        Returns
+        -------
+        int
+            ``1 + (n_samples - frame_length) // frame_shift``, 0 below one frame.
+
+        Example
+        -------
+        >>> from speechbrain_ast.tagging.tagger import AudioTagger
+        >>> from tests.helpers import tiny_model_folder
+        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
+        >>> tagger.window_samples, tagger.feature_frames(20720), tagger.feature_frames(20879)
+        (20720, 128, 128)
+        >>> tagger.feature_frames(20880), tagger.feature_frames(399)
+        (129, 0)
+        """
+        features = self.mods.compute_features
+        shift = getattr(features, "window_shift", self.sample_rate // 100)
+        size = getattr(features, "window_size", self.sample_rate * 25 // 1000)
+        return 0 if n_samples < size else 1 + (int(n_samples) - size) // shift
+
     def window_hop_samples(self, window_seconds=None, hop_seconds=None):
         """Analysis window and hop in samples, checked.
 
@@ -298,8 +326,9 @@ class WindowTagging:
         """Tag an audio file of any length.
 
         The file is read with ``speechbrain_ast.audio.load_audio`` (any
-        libsndfile format; downmixed and resampled). A clip no longer than
-        the model input is tagged as one window (padded like in training).
+        libsndfile format; downmixed and resampled). A clip that gives no
+        more fbank frames than the model input (a 5.000 s clip for a model of
+        498 frames, 4.995 s) is tagged as one window (padded like in training).
         Longer audio is cut into windows of the model's length that overlap
         (hop: half a window by default), the last one aligned to the end of
         the file so all audio is covered; windows run in batches.
@@ -439,6 +468,13 @@ class WindowTagging:
         window, hop = self.window_hop_samples(window_seconds, hop_seconds)
         n_samples = wav.numel()
         starts = window_starts(n_samples, window, hop)
+        frames = self.feature_frames
+        if len(starts) > 1 and frames(n_samples) <= frames(window):
+            # A tail shorter than one frame shift makes no fbank frame: the clip
+            # is one model input, as it was in training (a 5.000 s clip and the
+            # 4.995 s window of a 498-frame model give the same 498 frames). A
+            # second window 5 ms later would score a shifted copy of the clip.
+            starts = [0]
 
         if len(starts) == 1:
             # One (possibly short) window: the features pad it to the model
@@ -464,13 +500,16 @@ class WindowTagging:
             clip_scores = window_scores.max(dim=0).values
         else:
             clip_scores = window_scores.mean(dim=0)
+        ends = [min(start + window, n_samples) for start in starts]
+        if len(starts) == 1:
+            ends = [n_samples]  # the whole clip, a tail past its last frame too
         timeline = [
             {
                 "start": round(start / rate, 4),
-                "end": round(min(start + window, n_samples) / rate, 4),
+                "end": round(end / rate, 4),
                 "labels": self.select(scores, top_k, threshold),
             }
-            for start, scores in zip(starts, window_scores)
+            for start, end, scores in zip(starts, ends, window_scores)
         ]
         return TaggingResult(
             path=path,

@@ -78,7 +78,8 @@ def evaluate_and_export(
         Sigmoid scores and mAP (True) or softmax and accuracy (False).
     history : RunHistory
         The run's per-epoch record (plotted before evaluation reloads an
-        older checkpoint with a shorter history).
+        older checkpoint with a shorter history; its rows are the whole
+        run's again on return).
     loader_options : dict
         Data-loader options of the evaluations.
     weight_averaging : bool
@@ -106,6 +107,10 @@ def evaluate_and_export(
         ``results``.
     """
     plot_run_history(history.rows, output_folder)
+    # Evaluating reloads the chosen checkpoint, and with it that epoch's
+    # shorter history; the rows of every epoch are put back at the end, so
+    # that what reads them next (summary.md) sees the whole run.
+    epoch_rows = list(history.rows)
     results, evaluated = dict(results or {}), {}
     has_test = len(datasets["test"]) > 0
 
@@ -153,6 +158,7 @@ def evaluate_and_export(
             ),
         },
     )
+    history.rows = epoch_rows
     for name, scores in evaluated.items():
         write_evaluation_reports(scores, label_names, multi_label, output_folder, name)
     return results

@@ -120,6 +120,7 @@ class ProgressClock:
         self.start = clock()
         self.step_times, self.last_step = [], None
         self.epochs_here = 0
+        self.estimated = False
 
     def step_done(self):
         """Record a step; the estimate once ``first_steps`` are timed, else None."""
@@ -127,8 +128,11 @@ class ProgressClock:
         if self.last_step is not None:
             self.step_times.append(now - self.last_step)
         self.last_step = now
-        if len(self.step_times) != self.first_steps:
+        # Once: the first step of the next epoch adds no time (its gap is not
+        # a step) and would otherwise find the count still at first_steps.
+        if self.estimated or len(self.step_times) != self.first_steps:
             return None
+        self.estimated = True
         per_step = sorted(self.step_times)[len(self.step_times) // 2]
         minutes = per_step * self.plan.total_steps / 60
         return (
