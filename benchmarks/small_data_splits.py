@@ -12,6 +12,11 @@ script and does not change with the training seed:
   split by speaker (no speaker in two splits).
 * ``spoken_digits_speakers.csv``: the ten digit words (zero ... nine) of the
   same subset, split by speaker.
+* ``speech_commands_4speakers.csv`` (a shift test): the 35 words, trained on
+  the 4 speakers with the most clips, validated on the 5th, tested on every
+  other speaker (none of them heard in training or validation).
+* ``esc10_recording_folds.csv`` (a shift test): the ten ESC-10 classes of
+  ESC-50, folds 1-2 train, fold 3 validation, fold 4 test (recording-disjoint).
 * ``ssl_pool.csv``: unlabeled audio for ``recipes/SSL`` (a ``path`` column):
   every clip above that is in no test split (ESC-50 folds 1-4, the Speech
   Commands clips of training and validation speakers).
@@ -52,15 +57,21 @@ ESC50_FOLD_SPLITS = {
     "4": "valid",
     "5": "test",
 }
+ESC10_FOLD_SPLITS = {"1": "train", "2": "train", "3": "valid", "4": "test"}
+TRAIN_SPEAKERS = 4
 
 
-def esc50_rows(esc50_folder):
+def esc50_rows(esc50_folder, fold_splits=ESC50_FOLD_SPLITS, esc10_only=False):
     """ESC-50 clips with folds 1-3 / 4 / 5 as train / valid / test.
 
     Arguments
     ---------
     esc50_folder : str
         Folder with ``meta/esc50.csv`` and ``audio/``.
+    fold_splits : dict
+        Fold -> split; clips of a fold not in it are left out.
+    esc10_only : bool
+        Keep only the ESC-10 clips (the ``esc10`` column).
 
     Returns
     -------
@@ -73,6 +84,10 @@ def esc50_rows(esc50_folder):
     rows = []
     with open(meta, newline="", encoding="utf-8") as handle:
         for record in csv.DictReader(handle):
+            if record["fold"] not in fold_splits:
+                continue
+            if esc10_only and record["esc10"] != "True":
+                continue
             stem = os.path.splitext(record["filename"])[0]
             if stem not in by_stem:
                 raise FileNotFoundError(
@@ -82,7 +97,7 @@ def esc50_rows(esc50_folder):
                 {
                     "path": os.path.abspath(os.path.join(audio, by_stem[stem])),
                     "label": record["category"],
-                    "split": ESC50_FOLD_SPLITS[record["fold"]],
+                    "split": fold_splits[record["fold"]],
                     "group": record["src_file"],
                 }
             )
@@ -164,6 +179,40 @@ def speech_commands_rows(sc_folder, words=None):
     return speaker_split(rows)
 
 
+def few_speaker_split(rows, n_train=TRAIN_SPEAKERS):
+    """Train on the ``n_train`` speakers with the most clips, validate on the
+    next one, test on all the others.
+
+    Arguments
+    ---------
+    rows : list of dict
+        Rows with ``group`` (the speaker); changed in place.
+    n_train : int
+        Number of training speakers.
+
+    Returns
+    -------
+    list of dict
+        The rows.
+
+    Example
+    -------
+    >>> rows = [{"group": g} for g in "aaaabbbcccddeef"]
+    >>> [r["split"] for r in few_speaker_split(rows, n_train=2)][::3]
+    ['train', 'train', 'train', 'valid', 'test']
+    """
+    counts = {}
+    for row in rows:
+        counts[row["group"]] = counts.get(row["group"], 0) + 1
+    # Most clips first; ties broken by the speaker id, not the file order.
+    ranked = sorted(counts, key=lambda s: (-counts[s], s))
+    split_of = dict.fromkeys(ranked[:n_train], "train")
+    split_of[ranked[n_train]] = "valid"
+    for row in rows:
+        row["split"] = split_of.get(row["group"], "test")
+    return rows
+
+
 def write_csv(rows, path):
     """Write ``path,label,split,group`` rows; return a one-line summary."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -194,8 +243,20 @@ def main(argv=None):
         "speech_commands_speakers.csv": speech_commands_rows(speech),
         "spoken_digits_speakers.csv": speech_commands_rows(speech, DIGITS),
     }
+    shift_sets = {
+        "speech_commands_4speakers.csv": few_speaker_split(
+            speech_commands_rows(speech)
+        ),
+        "esc10_recording_folds.csv": esc50_rows(
+            esc50, ESC10_FOLD_SPLITS, esc10_only=True
+        ),
+    }
     for name, rows in sets.items():
         print(write_csv(rows, os.path.join(args.out, name)))
+    for name, rows in shift_sets.items():
+        print(write_csv(rows, os.path.join(args.out, name)))
+    # The pool keeps out every test clip of the original sets; the shift sets'
+    # test clips are in it (their own SSL runs pretrain on their train split).
     print(write_pool(sets.values(), os.path.join(args.out, "ssl_pool.csv")))
 
 
