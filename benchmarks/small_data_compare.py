@@ -37,7 +37,11 @@ import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = ("esc50_fold5", "speech_commands_speakers", "spoken_digits_speakers")
+# Shift tests (issue 18): few training speakers, recording-disjoint folds.
+SHIFT_DATASETS = ("speech_commands_4speakers", "esc10_recording_folds")
 TITLES = {
+    "speech_commands_4speakers": "Shift: 35 words, 4 training speakers, tested on 175 unseen",
+    "esc10_recording_folds": "Shift: ESC-10, folds 1-2 train, 3 valid, 4 test",
     "esc50_fold5": "ESC-50 fold 5 (train folds 1-3, valid fold 4)",
     "speech_commands_speakers": "Speech Commands subset, 35 words, split by speaker",
     "spoken_digits_speakers": "Spoken digits (Speech Commands zero-nine), split by speaker",
@@ -149,11 +153,13 @@ def run_scores(folder):
     if os.path.isfile(os.path.join(folder, "run.json")):
         with open(os.path.join(folder, "run.json"), encoding="utf-8") as handle:
             minutes = json.load(handle)["wall_s"] / 60
+    median_swing, max_swing = validation_swing(os.path.join(folder, "results.csv"))
     return {
         "valid": valid.get("accuracy"),
         "test": test["accuracy"],
         "model": model,
         "minutes": minutes,
+        "swing": (median_swing, max_swing),
     }
 
 
@@ -163,6 +169,42 @@ def best_valid_accuracy(results_csv):
 
     with open(results_csv, newline="", encoding="utf-8") as handle:
         return max(float(row["valid_accuracy"]) for row in csv.DictReader(handle))
+
+
+def validation_swing(results_csv):
+    """How much validation accuracy moves from one epoch to the next once the
+    warm-up is over (the epochs from the first at the peak learning rate).
+
+    Arguments
+    ---------
+    results_csv : str
+        A recipe's ``results.csv`` (``lr`` and ``valid_accuracy`` per epoch).
+
+    Returns
+    -------
+    tuple
+        Median and largest absolute change between consecutive epochs
+        (fractions), or ``(None, None)`` with fewer than 2 such epochs.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir").join("results.csv")
+    >>> _ = path.write("epoch,lr,valid_accuracy\\n1,1e-4,0.1\\n2,6e-4,0.5\\n"
+    ...                "3,6e-4,0.3\\n4,3e-4,0.4\\n")
+    >>> [round(x, 2) for x in validation_swing(path.strpath)]
+    [0.15, 0.2]
+    """
+    import csv
+
+    with open(results_csv, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    peak = max(float(row["lr"]) for row in rows)
+    first = next(i for i, row in enumerate(rows) if float(row["lr"]) >= peak * 0.999)
+    accuracy = [float(row["valid_accuracy"]) for row in rows[first:]]
+    changes = [abs(b - a) for a, b in zip(accuracy, accuracy[1:])]
+    if not changes:
+        return None, None
+    return statistics.median(changes), max(changes)
 
 
 def percent(value):
@@ -180,8 +222,9 @@ def table(out, datasets):
     """
     lines = [
         "| Data | Model | Seeds | Valid acc. % (per seed) | Test acc. % (per seed) "
-        "| Test mean % | Baseline test % (valid %) | Ours - baseline | Minutes per run |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| Test mean % | Baseline test % (valid %) | Ours - baseline "
+        "| Valid swing after warm-up, median / max % | Minutes per run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset in datasets:
         root = os.path.join(out, dataset)
@@ -214,6 +257,7 @@ def table(out, datasets):
                 f"| {percent(base['test']) if base else '-'} "
                 f"({percent(base['valid']) if base else '-'}) "
                 f"| {gain} "
+                f"| {', '.join(percent(s['swing'][0]) + ' / ' + percent(s['swing'][1]) for s in scores)} "
                 f"| {' / '.join(f'{m:.1f}' for m in minutes) or '-'} |"
             )
     return "\n".join(lines)
@@ -244,7 +288,12 @@ def main(argv=None):
         "--out", required=True, help="folder for the runs and the table"
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        default=list(DATASETS + SHIFT_DATASETS),
+        help="CSV names in SPLITS (default: the three sets and the two shift tests)",
+    )
     parser.add_argument("--name", default="scratch", help="name of this initialisation")
     parser.add_argument("--hparams", default="ast_small_scratch")
     parser.add_argument("--threads", type=int, default=2)

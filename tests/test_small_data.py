@@ -60,12 +60,15 @@ def test_ssl_pool_leaves_out_every_test_clip(tmp_path):
     assert pool | tested == {row["path"] for row in speech + esc}
 
 
-def _finished_run(folder, valid_curve, test_accuracy, wall_s):
+def _finished_run(folder, valid_curve, test_accuracy, wall_s, lrs=None):
     folder.mkdir(parents=True)
+    lrs = lrs or [6e-4] * len(valid_curve)
     with open(folder / "results.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["epoch", "valid_accuracy"])
-        writer.writerows(enumerate(valid_curve, 1))
+        writer.writerow(["epoch", "lr", "valid_accuracy"])
+        writer.writerows(
+            (epoch, lr, acc) for epoch, (lr, acc) in enumerate(zip(lrs, valid_curve), 1)
+        )
     (folder / "results.json").write_text(
         json.dumps(
             {"best_valid": {"accuracy": test_accuracy}, "wa": {"accuracy": 0.99}}
@@ -76,7 +79,9 @@ def _finished_run(folder, valid_curve, test_accuracy, wall_s):
 
 def test_table_reports_best_epoch_test_scores_and_gain(tmp_path):
     root = tmp_path / "spoken_digits_speakers"
-    _finished_run(root / "scratch" / "seed1", [0.2, 0.6, 0.5], 0.70, 120)
+    _finished_run(
+        root / "scratch" / "seed1", [0.2, 0.6, 0.5], 0.70, 120, [1e-4, 6e-4, 6e-4]
+    )
     _finished_run(root / "scratch" / "seed2", [0.3, 0.4], 0.80, 180)
     (root / "baseline.json").write_text(json.dumps({"test": 0.40, "valid": 0.5}))
     table = small_data_compare.table(str(tmp_path), ["spoken_digits_speakers"])
@@ -84,3 +89,5 @@ def test_table_reports_best_epoch_test_scores_and_gain(tmp_path):
     # Valid: best epoch per seed; test: the best epoch's (never the WA's 0.99).
     assert "| 60.0 / 40.0 |" in row and "| 70.0 / 80.0 | 75.0 |" in row
     assert "| 40.0 (50.0) | +35.0 |" in row and "2.0 / 3.0" in row
+    # The swing leaves out the warm-up epoch (0.2 -> 0.6 would be 40 points).
+    assert "| 10.0 / 10.0, 10.0 / 10.0 |" in row
