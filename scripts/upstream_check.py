@@ -478,7 +478,9 @@ def main(argv=None):
     work.mkdir(parents=True, exist_ok=True)
     commit = sb_commit(sb_root)
     print(f"SpeechBrain checkout {sb_root} at {commit}; scratch {work}")
-    report = run_checks(sb_root, work, checks, args.placed, args.tools)
+    # The linters run from other folders: a relative --tools must not move.
+    tools = str(Path(args.tools).resolve()) if args.tools else None
+    report = run_checks(sb_root, work, checks, args.placed, tools)
     ok = all(v["ok"] for result in report.values() for v in result.values())
     summary = {
         "speechbrain_commit": commit,
