@@ -36,6 +36,7 @@ import csv
 import hashlib
 import os
 import sys
+from collections import Counter
 
 DIGITS = (
     "zero",
@@ -126,9 +127,7 @@ def speaker_split(rows):
     >>> len({(row["group"], row["split"]) for row in rows})  # one split per speaker
     20
     """
-    counts = {}
-    for row in rows:
-        counts[row["group"]] = counts.get(row["group"], 0) + 1
+    counts = Counter(row["group"] for row in rows)
     assigned = dict.fromkeys(SPLIT_SHARES, 0)
     split_of = {}
     speakers = sorted(counts, key=lambda s: hashlib.sha1(s.encode()).hexdigest())
@@ -201,9 +200,7 @@ def few_speaker_split(rows, n_train=TRAIN_SPEAKERS):
     >>> [r["split"] for r in few_speaker_split(rows, n_train=2)][::3]
     ['train', 'train', 'train', 'valid', 'test']
     """
-    counts = {}
-    for row in rows:
-        counts[row["group"]] = counts.get(row["group"], 0) + 1
+    counts = Counter(row["group"] for row in rows)
     # Most clips first; ties broken by the speaker id, not the file order.
     ranked = sorted(counts, key=lambda s: (-counts[s], s))
     split_of = dict.fromkeys(ranked[:n_train], "train")
