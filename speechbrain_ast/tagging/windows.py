@@ -190,42 +190,19 @@ class WindowTagging:
     @property
     def window_samples(self):
         """Length in samples of one model input: ``(n_frames - 1) * hop + win``."""
-        features = self.mods.compute_features
-        rate = self.sample_rate
-        shift = getattr(features, "window_shift", rate // 100)
-        size = getattr(features, "window_size", rate * 25 // 1000)
+        shift, size = self._frame_geometry()
         n_frames = getattr(self.hparams, "n_frames", None)
         if n_frames is None:
             n_frames = self.mods.embedding_model.n_frames
         return (int(n_frames) - 1) * shift + size
 
-    def feature_frames(self, n_samples):
-        """Fbank frames of ``n_samples`` samples (a tail shorter than a shift makes none).
-
-        Arguments
-        ---------
-        n_samples : int
-            Signal length in samples.
-
-        Returns
-        -------
-        int
-            ``1 + (n_samples - frame_length) // frame_shift``, 0 below one frame.
-
-        Example
-        -------
-        >>> from speechbrain_ast.tagging.tagger import AudioTagger
-        >>> from tests.helpers import tiny_model_folder
-        >>> tagger = AudioTagger.from_hparams(tiny_model_folder(getfixture("tmpdir")))
-        >>> tagger.window_samples, tagger.feature_frames(20720), tagger.feature_frames(20879)
-        (20720, 128, 128)
-        >>> tagger.feature_frames(20880), tagger.feature_frames(399)
-        (129, 0)
-        """
+    def _frame_geometry(self):
+        """Fbank frame shift and length in samples (Kaldi's 10 ms / 25 ms)."""
         features = self.mods.compute_features
-        shift = getattr(features, "window_shift", self.sample_rate // 100)
-        size = getattr(features, "window_size", self.sample_rate * 25 // 1000)
-        return 0 if n_samples < size else 1 + (int(n_samples) - size) // shift
+        rate = self.sample_rate
+        shift = getattr(features, "window_shift", rate // 100)
+        size = getattr(features, "window_size", rate * 25 // 1000)
+        return shift, size
 
     def window_hop_samples(self, window_seconds=None, hop_seconds=None):
         """Analysis window and hop in samples, checked.
@@ -468,8 +445,8 @@ class WindowTagging:
         window, hop = self.window_hop_samples(window_seconds, hop_seconds)
         n_samples = wav.numel()
         starts = window_starts(n_samples, window, hop)
-        frames = self.feature_frames
-        if len(starts) > 1 and frames(n_samples) <= frames(window):
+        frame_shift, _ = self._frame_geometry()
+        if len(starts) > 1 and n_samples < window + frame_shift:
             # A tail shorter than one frame shift makes no fbank frame: the clip
             # is one model input, as it was in training (a 5.000 s clip and the
             # 4.995 s window of a 498-frame model give the same 498 frames). A
