@@ -12,7 +12,9 @@ done here, using each clip's true length.
 
 ``FixedNormalization`` is AST's ``(x - mean) / (2 * std)`` with fixed
 dataset statistics, shaped for SpeechBrain's ``mean_var_norm(feats, lengths)``
-(statistics a recipe derives from its data may be set after it is built).
+(statistics a recipe derives from its data may be set after it is built);
+``ClipNormalization`` is the same with each clip's own statistics, and
+``fbank_normalization`` builds the one a YAML's ``normalization`` names.
 ``compute_norm_stats`` and ``clip_norm_stats`` (a seeded sample of clip
 files, as the data preparations use it) compute those statistics.
 
@@ -330,7 +332,94 @@ class FixedNormalization(nn.Module):
         return (value - self.mean.item()) / (2 * self.std.item())
 
 
-def normalized_value(value, mean, std):
+class ClipNormalization(nn.Module):
+    """Each clip's own ``(x - mean) / (2 * std)``: instance normalisation of the fbank.
+
+    The statistics are one mean and one std per clip, over its real frames and
+    all mel bins, so the input no longer carries the recording's level or the
+    overall loudness of a voice; the shape of the spectrum (which bins are
+    louder) and its changes over time stay. The ``2 * std`` keeps the scale of
+    ``FixedNormalization``, so the same model settings apply.
+
+    Padding is found from the values, not from ``lengths``: ``KaldiFbank``
+    sets every frame past a clip's end to ``pad_value`` (raw 0) in all bins,
+    which a real frame never is (a log-mel of exactly 1 in every bin). That
+    keeps the module a pure function of its input, the same in training,
+    tagging and an ONNX graph. Padded frames (and time-masked ones, also 0)
+    are left out of the statistics and come out as 0, the clip's mean.
+
+    Arguments
+    ---------
+    pad_value : float
+        The raw fbank value of padded frames (``KaldiFbank``'s ``pad_value``).
+    min_std : float
+        Floor of the std, in log-mel units (a real clip's is 2-6): a constant
+        clip would divide by 0, a nearly constant one would be blown up to
+        the scale of a real sound.
+
+    Example
+    -------
+    >>> norm = ClipNormalization()
+    >>> loud = torch.randn(1, 4, 3) - 2.0
+    >>> quiet = torch.cat([loud - 5.0, torch.zeros(1, 2, 3)], dim=1)  # + padding
+    >>> torch.allclose(norm(loud), norm(quiet)[:, :4], atol=1e-5)
+    True
+    >>> norm(quiet)[0, 4:].abs().max().item()
+    0.0
+    """
+
+    def __init__(self, pad_value=0.0, min_std=0.1):
+        super().__init__()
+        self.pad_value = float(pad_value)
+        self.min_std = float(min_std)
+
+    def forward(self, feats, lengths=None):
+        """Normalise ``[B, T, F]`` features, each clip by its own statistics."""
+        real = (feats != self.pad_value).any(dim=-1, keepdim=True).to(feats.dtype)
+        count = (real.sum(dim=(1, 2), keepdim=True) * feats.shape[-1]).clamp_min(1.0)
+        # Sums of values shifted by one of the clip's own (its first): a
+        # constant clip (digital silence) then centres to exactly 0, in
+        # PyTorch and onnxruntime alike, whatever their summation order.
+        shifted = (feats - feats[:, :1, :1]) * real
+        centred = (shifted - shifted.sum(dim=(1, 2), keepdim=True) / count) * real
+        std = ((centred**2).sum(dim=(1, 2), keepdim=True) / count).sqrt()
+        return centred / (2 * std.clamp_min(self.min_std))
+
+
+NORMALIZATIONS = ("dataset", "clip")
+
+
+def fbank_normalization(kind, mean=AUTO, std=AUTO):
+    """The ``mean_var_norm`` module a YAML's ``normalization`` key names.
+
+    Arguments
+    ---------
+    kind : str
+        ``"dataset"``: AST's fixed statistics (``FixedNormalization``);
+        ``"clip"``: each clip's own (``ClipNormalization``).
+    mean, std : float or "auto"
+        The dataset statistics (only read for ``"dataset"``).
+
+    Returns
+    -------
+    torch.nn.Module
+        The normaliser.
+
+    Example
+    -------
+    >>> type(fbank_normalization("clip", "auto", "auto")).__name__
+    'ClipNormalization'
+    >>> fbank_normalization("dataset", -6.6, 5.4).has_statistics
+    True
+    """
+    if kind == "dataset":
+        return FixedNormalization(mean=mean, std=std)
+    if kind == "clip":
+        return ClipNormalization()
+    raise ValueError(f"normalization: {kind!r}; known: {', '.join(NORMALIZATIONS)}")
+
+
+def normalized_value(value, mean, std, normalization="dataset"):
     """Where a raw fbank ``value`` lands after ``(x - mean) / (2 * std)``.
 
     For a YAML's encoder ``pad_value`` (the raw fbank's zero padding after
@@ -345,11 +434,15 @@ def normalized_value(value, mean, std):
         Raw fbank value.
     mean, std : float or "auto"
         The normalisation statistics.
+    normalization : str
+        ``"dataset"`` (these statistics) or ``"clip"``: ``ClipNormalization``
+        puts padding on 0, whatever the statistics.
 
     Returns
     -------
     float
-        ``(value - mean) / (2 * std)``, or NaN for ``"auto"`` statistics.
+        ``(value - mean) / (2 * std)``, 0.0 for ``"clip"``, or NaN for
+        ``"auto"`` statistics.
 
     Example
     -------
@@ -357,7 +450,11 @@ def normalized_value(value, mean, std):
     0.618
     >>> normalized_value(0.0, "auto", "auto")
     nan
+    >>> normalized_value(0.0, "auto", "auto", normalization="clip")
+    0.0
     """
+    if normalization == "clip":
+        return 0.0
     if _is_auto(mean) or _is_auto(std):
         return float("nan")
     return (float(value) - float(mean)) / (2 * float(std))

@@ -27,6 +27,7 @@ import torch
 import yaml
 from speechbrain.dataio.encoder import CategoricalEncoder
 
+from speechbrain_ast.features import NORMALIZATIONS, normalized_value
 from speechbrain_ast.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ HPARAMS_TEMPLATE = """\
 sample_rate: {sample_rate}
 n_mels: {n_mels}
 n_frames: {n_frames}
+# dataset: (x - norm_mean) / (2 * norm_std); clip: each clip's own mean and std.
+normalization: {normalization}
 norm_mean: {norm_mean!r}
 norm_std: {norm_std!r}
 # True: independent sigmoid scores (AudioSet); False: one class per clip.
@@ -51,7 +54,8 @@ compute_features: !new:speechbrain_ast.features.KaldiFbank
     n_mels: !ref <n_mels>
     n_frames: !ref <n_frames>
 
-mean_var_norm: !new:speechbrain_ast.features.FixedNormalization
+mean_var_norm: !apply:speechbrain_ast.features.fbank_normalization
+    kind: !ref <normalization>
     mean: !ref <norm_mean>
     std: !ref <norm_std>
 
@@ -116,6 +120,7 @@ def write_model_folder(
     multi_label,
     sample_rate=16000,
     origin="speechbrain-ast",
+    normalization="dataset",
 ):
     """Write a model folder that SpeechBrain's inference classes load offline.
 
@@ -137,6 +142,9 @@ def write_model_folder(
         Sample rate the features expect.
     origin : str
         A note on where the weights came from, written in the YAML header.
+    normalization : str
+        The fbank normalisation the model was trained with: ``"dataset"``
+        (``norm_mean``/``norm_std``) or ``"clip"`` (``ClipNormalization``).
 
     Returns
     -------
@@ -159,12 +167,16 @@ def write_model_folder(
     >>> sorted(os.listdir(out))
     ['classifier.ckpt', 'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.txt']
     """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization: {normalization!r}; known: {', '.join(NORMALIZATIONS)}"
+        )
     labels = [str(label) for label in labels]
     n_classes = head.linear.out_features
     if len(labels) != n_classes:
         raise ValueError(f"{len(labels)} labels for a {n_classes}-class head")
     config = dict(encoder.config)
-    config["pad_value"] = (0.0 - float(norm_mean)) / (2 * float(norm_std))
+    config["pad_value"] = normalized_value(0.0, norm_mean, norm_std, normalization)
     # Training-only options: an exported model runs without them.
     for option in (
         "activation_checkpointing",
@@ -179,6 +191,7 @@ def write_model_folder(
         sample_rate=int(sample_rate),
         n_mels=config["n_mels"],
         n_frames=config["n_frames"],
+        normalization=normalization,
         norm_mean=float(norm_mean),
         norm_std=float(norm_std),
         multi_label=bool(multi_label),

@@ -57,6 +57,7 @@ def evaluate_and_export(
     output_folder,
     model_folder,
     results=None,
+    normalization="dataset",
 ):
     """Score the finished run, write ``results.json``, the model folder, the reports.
 
@@ -90,6 +91,8 @@ def evaluate_and_export(
         ``{"embedding_model": ..., "classifier": ...}``: averaged and exported.
     norm_stats : tuple of float
         ``(norm_mean, norm_std)`` of the fbank normalisation.
+    normalization : str
+        Its kind: ``"dataset"`` (those statistics) or ``"clip"``.
     sample_rate : int
         The model's sample rate.
     output_folder, model_folder : str
@@ -150,6 +153,7 @@ def evaluate_and_export(
             "labels": label_names,
             "norm_mean": norm_stats[0],
             "norm_std": norm_stats[1],
+            "normalization": normalization,
             "multi_label": multi_label,
             "sample_rate": sample_rate,
             "origin": "trained by {}, {} weights".format(
