@@ -19,6 +19,7 @@ Authors
 """
 
 import contextlib
+import importlib
 import logging
 import os
 import shutil
@@ -33,7 +34,7 @@ from speechbrain_ast.files import atomic_write
 logger = logging.getLogger(__name__)
 
 HPARAMS_TEMPLATE = """\
-# AST model folder written by speechbrain-ast ({origin}).
+# {model_name} model folder written by speechbrain-ast ({origin}).
 # Load with speechbrain.inference.classifiers.EncoderClassifier.from_hparams(
 # source=THIS_FOLDER) or speechbrain_ast.AudioTagger.from_hparams(source=...).
 
@@ -59,7 +60,7 @@ mean_var_norm: !apply:speechbrain_ast.features.fbank_normalization
     mean: !ref <norm_mean>
     std: !ref <norm_std>
 
-embedding_model: !new:speechbrain_ast.model.AudioSpectrogramTransformer
+embedding_model: !new:{encoder_class}
 {encoder_args}
 classifier: !new:speechbrain_ast.model.ClassificationHead
     embed_dim: {embed_dim}
@@ -81,6 +82,74 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
         embedding_model: !ref <embedding_model>
         classifier: !ref <classifier>
 """
+
+
+AST_CLASS = "speechbrain_ast.model.AudioSpectrogramTransformer"
+
+
+def recorded_module(class_path, n_mels, n_frames, kwargs):
+    """Build ``class_path(**kwargs)`` for a YAML, remembering how, for model folders.
+
+    An AST carries its own ``config``; any other encoder a YAML swaps in
+    (for example SpeechBrain's ``Xvector`` lobe) is built through this, so
+    that the model folder training exports can rebuild it from
+    ``hyperparams.yaml``. ``n_mels`` and ``n_frames`` are the input the
+    encoder was trained on (the tagger windows audio by ``n_frames``).
+
+    Arguments
+    ---------
+    class_path : str
+        Dotted path of the module's class.
+    n_mels, n_frames : int
+        Its input: mel bins and frames.
+    kwargs : dict
+        Constructor arguments (plain YAML values: numbers, strings, lists).
+
+    Returns
+    -------
+    torch.nn.Module
+        The module, with ``recorded_class``, ``recorded_kwargs``, ``n_mels``
+        and ``n_frames`` set.
+
+    Example
+    -------
+    >>> layer = recorded_module("torch.nn.Linear", 128, 100, {"in_features": 128, "out_features": 4})
+    >>> layer.recorded_class, layer.recorded_kwargs["out_features"], layer.n_frames
+    ('torch.nn.Linear', 4, 100)
+    """
+    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        module_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(f"{class_path}: no such class ({error})") from None
+    module = module_class(**kwargs)
+    module.recorded_class = class_path
+    module.recorded_kwargs = dict(kwargs)
+    module.n_mels, module.n_frames = int(n_mels), int(n_frames)
+    return module
+
+
+def _encoder_description(encoder, pad_value):
+    """``(class path, constructor arguments)`` that rebuild ``encoder``."""
+    recorded = getattr(encoder, "recorded_class", None)
+    if recorded is not None:
+        return recorded, dict(encoder.recorded_kwargs)
+    if not hasattr(encoder, "config"):
+        raise ValueError(
+            f"{type(encoder).__name__}: a model folder can rebuild an AST or an "
+            "encoder built by speechbrain_ast.model_folder.recorded_module"
+        )
+    config = dict(encoder.config)
+    config["pad_value"] = pad_value
+    # Training-only options: an exported model runs without them.
+    for option in (
+        "activation_checkpointing",
+        "patchout_freq",
+        "patchout_time",
+        "token_drop",
+    ):
+        config.pop(option, None)
+    return AST_CLASS, config
 
 
 def label_encoder_from_list(labels):
@@ -175,22 +244,17 @@ def write_model_folder(
     n_classes = head.linear.out_features
     if len(labels) != n_classes:
         raise ValueError(f"{len(labels)} labels for a {n_classes}-class head")
-    config = dict(encoder.config)
-    config["pad_value"] = normalized_value(0.0, norm_mean, norm_std, normalization)
-    # Training-only options: an exported model runs without them.
-    for option in (
-        "activation_checkpointing",
-        "patchout_freq",
-        "patchout_time",
-        "token_drop",
-    ):
-        config.pop(option, None)
+    encoder_class, config = _encoder_description(
+        encoder, normalized_value(0.0, norm_mean, norm_std, normalization)
+    )
     encoder_args = "".join(f"    {key}: {value!r}\n" for key, value in config.items())
     text = HPARAMS_TEMPLATE.format(
         origin=origin,
         sample_rate=int(sample_rate),
-        n_mels=config["n_mels"],
-        n_frames=config["n_frames"],
+        n_mels=encoder.n_mels,
+        n_frames=encoder.n_frames,
+        encoder_class=encoder_class,
+        model_name="AST" if encoder_class == AST_CLASS else encoder_class.rsplit(".")[-1],
         normalization=normalization,
         norm_mean=float(norm_mean),
         norm_std=float(norm_std),

@@ -23,6 +23,8 @@ from speechbrain_ast.recipe_files import recipe_folder
 HPARAMS = {
     "ast": "AST-base from ImageNet (DeiT-B/384), the paper's settings (GPU)",
     "ast_small_scratch": "a small AST from scratch, no downloads (CPU)",
+    "xvector_small_scratch": "SpeechBrain's Xvector TDNN of the same size and "
+    "recipe, from scratch (CPU)",
 }
 
 

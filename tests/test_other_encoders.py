@@ -1,0 +1,78 @@
+"""An encoder other than AST (SpeechBrain's Xvector) through YAML, model folder, tagger."""
+
+import pathlib
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_ast.model import ClassificationHead
+from speechbrain_ast.model_folder import recorded_module, write_model_folder
+from speechbrain_ast.tagging.tagger import AudioTagger
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+XVECTOR_YAML = ROOT / "recipes" / "CustomData" / "hparams" / "xvector_small_scratch.yaml"
+LABELS = ["a", "b", "c"]
+
+
+def _xvector(n_frames=100):
+    return recorded_module(
+        "speechbrain.lobes.models.Xvector.Xvector",
+        128,
+        n_frames,
+        {"in_channels": 128, "tdnn_channels": [32, 32, 32, 32, 64], "lin_neurons": 16},
+    )
+
+
+def test_model_folder_rebuilds_the_xvector(tmp_path):
+    torch.manual_seed(0)
+    encoder, head = _xvector().eval(), ClassificationHead(16, len(LABELS)).eval()
+    folder = write_model_folder(
+        str(tmp_path / "model"), encoder, head, LABELS, -6.6, 5.4, False
+    )
+    text = (tmp_path / "model" / "hyperparams.yaml").read_text()
+    assert text.startswith("# Xvector model folder")
+    assert "!new:speechbrain.lobes.models.Xvector.Xvector" in text
+    tagger = AudioTagger.from_hparams(source=folder)
+    wavs = torch.randn(2, 16000)
+    with torch.no_grad():
+        feats = tagger.mods.mean_var_norm(tagger.mods.compute_features(wavs))
+        expected = head(encoder(feats, torch.ones(2))).squeeze(1)
+    loaded = tagger.mods.embedding_model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in encoder.state_dict().items())
+    # Same weights; batch-norm's float32 arithmetic differs by ~1e-4 in logits.
+    torch.testing.assert_close(tagger.logits_batch(wavs), expected, atol=1e-3, rtol=0)
+    # Windows follow the folder's n_frames: 100 frames = 16,240 samples.
+    assert tagger.window_samples == 99 * 160 + 400
+
+
+def test_unrecorded_encoder_is_refused_before_writing(tmp_path):
+    with pytest.raises(ValueError, match="Linear: a model folder can rebuild"):
+        write_model_folder(
+            str(tmp_path / "model"),
+            torch.nn.Linear(128, 16),
+            ClassificationHead(16, 3),
+            LABELS,
+            -6.6,
+            5.4,
+            False,
+        )
+    assert not (tmp_path / "model").exists()
+    with pytest.raises(ValueError, match="torch.nn.NoSuchLayer: no such class"):
+        recorded_module("torch.nn.NoSuchLayer", 128, 100, {})
+
+
+def test_xvector_yaml_builds_the_same_pipeline_as_the_ast_one():
+    """Only the encoder differs: the shared keys have the same values."""
+    overrides = {"data_folder": "unused", "norm_mean": -6.0, "norm_std": 5.0}
+    with open(XVECTOR_YAML, encoding="utf-8") as handle:
+        xvector = load_hyperpyyaml(handle, overrides)
+    ast_yaml = XVECTOR_YAML.with_name("ast_small_scratch.yaml")
+    with open(ast_yaml, encoding="utf-8") as handle:
+        ast = load_hyperpyyaml(handle, overrides)
+    assert type(xvector["embedding_model"]).__name__ == "Xvector"
+    for key in ("lr", "batch_size", "train_steps", "freqm", "mixup_prob", "normalization"):
+        assert xvector[key] == ast[key], key
+    feats = torch.randn(2, xvector["n_frames"], 128)
+    embeddings = xvector["embedding_model"](feats, torch.ones(2))
+    assert xvector["classifier"](embeddings).squeeze(1).shape == (2, 10)
