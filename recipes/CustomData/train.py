@@ -92,6 +92,7 @@ class CustomDataBrain(ShardedEvaluationBrain):
         wavs, lens = batch.sig
         targets = batch.targets.data
         if stage == sb.Stage.TRAIN:
+            wavs = self.perturb_speed(wavs)
             # Partners from the batch, or drawn from the whole training set.
             draw = getattr(self, "mixup_partners", None)
             partners = draw(len(wavs), self.device) if draw else None
@@ -107,6 +108,16 @@ class CustomDataBrain(ShardedEvaluationBrain):
         embeddings = self.modules.embedding_model(feats, lens)
         logits = self.modules.classifier(embeddings).squeeze(1)
         return logits, targets
+
+    def perturb_speed(self, wavs):
+        """The YAML's ``speed_perturb`` (if it has one) on a training batch.
+
+        Off (``speed_change: 0``) is skipped, not resampled at ratio 1.
+        """
+        perturb = getattr(self.hparams, "speed_perturb", None)
+        if perturb is None or not self.hparams.speed_change:
+            return wavs
+        return perturb(wavs)
 
     def compute_objectives(self, predictions, batch, stage):
         """The task's loss; collects the scores outside training."""
