@@ -258,6 +258,7 @@ if __name__ == "__main__":
             name: hparams[name] for name in ("embedding_model", "classifier")
         },
         norm_stats=(hparams["norm_mean"], hparams["norm_std"]),
+        normalization=hparams.get("normalization", "dataset"),
         sample_rate=hparams["sample_rate"],
         output_folder=hparams["output_folder"],
         model_folder=hparams["model_folder"],
