@@ -76,3 +76,22 @@ def test_xvector_yaml_builds_the_same_pipeline_as_the_ast_one():
     feats = torch.randn(2, xvector["n_frames"], 128)
     embeddings = xvector["embedding_model"](feats, torch.ones(2))
     assert xvector["classifier"](embeddings).squeeze(1).shape == (2, 10)
+
+
+def test_onnx_export_says_it_covers_ast_only(tmp_path):
+    """torch.export cannot trace SpeechBrain's Xvector: a clear refusal, no file."""
+    from speechbrain_ast.tagging.onnx_export import export_tagger
+
+    folder = write_model_folder(
+        str(tmp_path / "model"),
+        _xvector(),
+        ClassificationHead(16, len(LABELS)),
+        LABELS,
+        -6.6,
+        5.4,
+        False,
+    )
+    tagger = AudioTagger.from_hparams(source=folder)
+    with pytest.raises(ValueError, match="not Xvector: tag and evaluate"):
+        export_tagger(tagger, str(tmp_path / "xvector.onnx"))
+    assert not (tmp_path / "xvector.onnx").exists()

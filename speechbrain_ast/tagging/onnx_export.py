@@ -66,7 +66,7 @@ import warnings
 import torch
 from torch import nn
 
-from speechbrain_ast.model import Attention
+from speechbrain_ast.model import Attention, AudioSpectrogramTransformer
 
 OPSET = 20
 FORMAT_VERSION = "1"
@@ -317,6 +317,11 @@ class WaveformTagger(nn.Module):
         if attention not in ATTENTION_KINDS:
             raise ValueError(
                 f"attention must be one of {ATTENTION_KINDS}, got {attention!r}"
+            )
+        if not isinstance(embedding_model, AudioSpectrogramTransformer):
+            raise ValueError(
+                f"ONNX export covers AST encoders, not {type(embedding_model).__name__}: "
+                "tag and evaluate this model folder with the PyTorch backend"
             )
         if compute_features.n_frames != embedding_model.n_frames:
             raise ValueError(
