@@ -36,3 +36,20 @@ def noise_file(tmpdir, name, seconds, rate=16000, channels=1):
     signal = 0.1 * numpy.random.randn(int(seconds * rate), channels)
     soundfile.write(path, signal[:, 0] if channels == 1 else signal, rate)
     return path
+
+
+def load_custom_data_recipe(module_name):
+    """``recipes/CustomData/train.py`` as a module (its prepare module is a sibling)."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    recipe = pathlib.Path(__file__).resolve().parent.parent / "recipes" / "CustomData"
+    sys.path.insert(0, str(recipe))
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, recipe / "train.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(recipe))
+    return module

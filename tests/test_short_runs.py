@@ -8,31 +8,23 @@ this test walks every step of every epoch over a grid of data sizes, epoch
 counts and configured warm-ups of both of its YAMLs.
 """
 
-import importlib.util
 import math
 import pathlib
-import sys
 
 import pytest
 
 from speechbrain_ast.schedules import OfficialLRSchedule, fit_warmup_to_run
 from speechbrain_ast.training.progress import ProgressClock, RunPlan
 from speechbrain_ast.training.settings import data_decided, plain_settings
+from tests.helpers import load_custom_data_recipe
 
 RECIPE = pathlib.Path(__file__).resolve().parent.parent / "recipes" / "CustomData"
 
 
 @pytest.fixture(scope="module")
 def recipe():
-    """recipes/CustomData/train.py as a module (its prepare module is a sibling)."""
-    sys.path.insert(0, str(RECIPE))
-    try:
-        spec = importlib.util.spec_from_file_location("custom_train_short", RECIPE / "train.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(RECIPE))
-    return module
+    """recipes/CustomData/train.py as a module."""
+    return load_custom_data_recipe("custom_train_short")
 
 
 def yaml_settings(name):

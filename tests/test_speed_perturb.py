@@ -1,27 +1,20 @@
 """Speed perturbation in the custom-data recipe: off by default, SpeechBrain's when on."""
 
-import importlib.util
 import pathlib
-import sys
 import types
 
 import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from tests.helpers import load_custom_data_recipe
+
 RECIPE = pathlib.Path(__file__).resolve().parent.parent / "recipes" / "CustomData"
 
 
 @pytest.fixture(scope="module")
 def recipe():
-    sys.path.insert(0, str(RECIPE))
-    try:
-        spec = importlib.util.spec_from_file_location("custom_train_speed", RECIPE / "train.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(RECIPE))
-    return module
+    return load_custom_data_recipe("custom_train_speed")
 
 
 def _hparams(name, **overrides):
