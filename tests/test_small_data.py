@@ -8,6 +8,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import clip_levels  # noqa: E402
 import small_data_compare  # noqa: E402
 import small_data_splits  # noqa: E402
 
@@ -91,3 +92,32 @@ def test_table_reports_best_epoch_test_scores_and_gain(tmp_path):
     assert "| 40.0 (50.0) | +35.0 |" in row and "2.0 / 3.0" in row
     # The swing leaves out the warm-up epoch (0.2 -> 0.6 would be 40 points).
     assert "| 10.0 / 10.0, 10.0 / 10.0 |" in row
+
+
+def test_clip_levels_sees_a_quieter_copy_and_counts_it_outside(samples, tmp_path, capsys):
+    import soundfile
+    import torch
+
+    from speechbrain_ast.audio import load_audio
+
+    source = sorted(samples.glob("**/*.wav"))[1]
+    wav = load_audio(str(source))
+    rows = []
+    for split, gain in (("train", 1.0), ("test", 0.05)):
+        path = tmp_path / f"{split}.wav"
+        soundfile.write(str(path), (wav * gain).numpy(), 16000)
+        rows.append({"path": str(path), "label": "x", "split": split, "group": split})
+    levels = clip_levels.clip_levels(rows, clip_levels.KaldiFbank())
+    # 26 dB quieter: the level falls by up to 2 * ln(20) = 6.0 (floored bins move less).
+    drop = levels["train"][0] - levels["test"][0]
+    assert 1.0 < drop <= 6.0, drop
+    table = tmp_path / "split.csv"
+    with open(table, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert clip_levels.main([str(table)]) == 0
+    test_line = capsys.readouterr().out.splitlines()[-1]
+    assert test_line.strip().startswith("test: 1 clips")
+    assert test_line.endswith("100.0 % outside the training range")
+    assert torch.isfinite(torch.tensor(levels["test"])).all()
