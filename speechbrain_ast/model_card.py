@@ -34,6 +34,7 @@ import shutil
 import yaml
 
 from speechbrain_ast.files import atomic_write
+from speechbrain_ast.model_folder import HEADER
 
 __all__ = ["measured_result", "model_card", "write_model_card"]
 
@@ -45,9 +46,7 @@ RECIPE_DATASETS = {
     "Speech Commands": "SpeechCommands",
     "AudioSet": "AudioSet",
 }
-ORIGIN = re.compile(
-    r"^# AST model folder written by speechbrain-ast \((.*)\)\.$", re.MULTILINE
-)
+ORIGIN = re.compile(HEADER.pattern, re.MULTILINE)
 TRAINED = re.compile(r"^trained by (.+), (weight-averaged|best-validation) weights$")
 
 
@@ -68,7 +67,7 @@ _TagsAsValuesLoader.add_multi_constructor("!", _untagged)
 
 
 def _read_model_folder(model_dir):
-    """The plain facts of a model folder: its hparams and its header's origin."""
+    """The plain facts of a model folder: hparams, the header's origin and encoder name."""
     path = os.path.join(model_dir, "hyperparams.yaml")
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -79,8 +78,10 @@ def _read_model_folder(model_dir):
     hparams = yaml.load(text, Loader=_TagsAsValuesLoader) or {}
     if not isinstance(hparams.get("labels"), list):
         raise ValueError(f"{path}: no label list (not a speechbrain-ast model folder)")
-    origin = ORIGIN.search(text)
-    return hparams, origin.group(1) if origin else None
+    header = ORIGIN.search(text)
+    if header is None:
+        return hparams, None, "AST"
+    return hparams, header.group(2), header.group(1)
 
 
 def _read_json(path):
@@ -127,7 +128,7 @@ def measured_result(model_dir, checkpoint_dir=None):
     >>> measured_result(model) is None  # written by hand, not by a run
     True
     """
-    hparams, origin = _read_model_folder(model_dir)
+    hparams, origin, _ = _read_model_folder(model_dir)
     metric = "mAP" if hparams.get("multi_label") else "accuracy"
     model_dir = os.path.abspath(model_dir)
     if checkpoint_dir is not None:
@@ -284,17 +285,14 @@ def model_card(
     >>> "Not measured" in card
     True
     """
-    hparams, origin = _read_model_folder(model_dir)
+    hparams, origin, model_name = _read_model_folder(model_dir)
     labels = [str(label) for label in hparams["labels"]]
     multi_label = bool(hparams.get("multi_label"))
     encoder = hparams.get("embedding_model") or {}
     metric_name = "mAP" if multi_label else "Accuracy"
-    tags = [
-        "speechbrain",
-        "audio-classification",
-        "Audio Spectrogram Transformer",
-        "AST",
-    ]
+    is_ast = model_name == "AST"
+    tags = ["speechbrain", "audio-classification"]
+    tags += ["Audio Spectrogram Transformer", "AST"] if is_ast else [model_name]
     tags += (
         ["audio-tagging", "multi-label"] if multi_label else ["Sound Classification"]
     )
@@ -320,18 +318,25 @@ def model_card(
         "---",
         "",
     ]
-    lines += [
-        f"# {title or f'Audio Spectrogram Transformer: {len(labels)} sound {kind}'}",
-        "",
-    ]
-    lines += [
-        "A SpeechBrain model folder written by speechbrain-ast: the Audio "
-        "Spectrogram Transformer (AST; Gong, Chung, Glass, Interspeech 2021) on "
+    model_title = "Audio Spectrogram Transformer" if is_ast else model_name
+    lines += [f"# {title or f'{model_title}: {len(labels)} sound {kind}'}", ""]
+    features = (
         f"{hparams.get('n_mels', 128)}-bin Kaldi fbank features of "
         f"{hparams.get('n_frames', '?')} frames (10 ms each) at "
         f"{hparams.get('sample_rate', 16000)} Hz, "
-        f"width {encoder.get('embed_dim', '?')}, depth {encoder.get('depth', '?')}, "
-        f"{encoder.get('num_heads', '?')} attention heads; "
+    )
+    if is_ast:
+        what = (
+            "the Audio Spectrogram Transformer (AST; Gong, Chung, Glass, "
+            f"Interspeech 2021) on {features}width {encoder.get('embed_dim', '?')}, "
+            f"depth {encoder.get('depth', '?')}, "
+            f"{encoder.get('num_heads', '?')} attention heads; "
+        )
+    else:
+        what = f"a {model_name} encoder on {features}"
+    lines += [
+        "A SpeechBrain model folder written by speechbrain-ast: "
+        + what
         + (
             "an independent sigmoid score per label."
             if multi_label
@@ -418,12 +423,17 @@ def model_card(
         "## Citing",
         "",
         "```bibtex",
-        "@inproceedings{gong2021ast,",
-        "  title={{AST: Audio Spectrogram Transformer}},",
-        "  author={Gong, Yuan and Chung, Yu-An and Glass, James},",
-        "  booktitle={Interspeech},",
-        "  year={2021}",
-        "}",
+    ]
+    if is_ast:
+        lines += [
+            "@inproceedings{gong2021ast,",
+            "  title={{AST: Audio Spectrogram Transformer}},",
+            "  author={Gong, Yuan and Chung, Yu-An and Glass, James},",
+            "  booktitle={Interspeech},",
+            "  year={2021}",
+            "}",
+        ]
+    lines += [
         "@misc{speechbrain,",
         "  title={{SpeechBrain}: A General-Purpose Speech Toolkit},",
         "  author={Ravanelli, Mirco and Parcollet, Titouan and others},",

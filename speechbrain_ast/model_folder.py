@@ -22,6 +22,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import shutil
 
 import torch
@@ -85,6 +86,8 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 
 
 AST_CLASS = "speechbrain_ast.model.AudioSpectrogramTransformer"
+# The template's first line as written: the encoder's name, then the origin.
+HEADER = re.compile(r"^# (\S+) model folder written by speechbrain-ast \((.*)\)\.$")
 
 
 def recorded_module(class_path, n_mels, n_frames, kwargs):
@@ -439,12 +442,14 @@ def _header_rewriter(source, origin):
     with open(source, encoding="utf-8") as handle:
         text = handle.read()
     header = HPARAMS_TEMPLATE.splitlines()[0]
-    prefix = header.split("{origin}")[0]
     lines = text.splitlines(keepends=True)
-    if lines and lines[0].startswith(prefix):
-        lines[0] = header.format(origin=origin) + "\n"
+    written = HEADER.match(lines[0].rstrip("\n")) if lines else None
+    model_name = written.group(1) if written else "AST"
+    line = header.format(model_name=model_name, origin=origin) + "\n"
+    if written:
+        lines[0] = line
     else:  # a folder written by hand: keep it, and say where the weights came from
-        lines.insert(0, header.format(origin=origin) + "\n")
+        lines.insert(0, line)
     content = "".join(lines).encode("utf-8")
 
     def write(handle):

@@ -95,3 +95,23 @@ def test_onnx_export_says_it_covers_ast_only(tmp_path):
     with pytest.raises(ValueError, match="not Xvector: tag and evaluate"):
         export_tagger(tagger, str(tmp_path / "xvector.onnx"))
     assert not (tmp_path / "xvector.onnx").exists()
+
+
+def test_model_card_names_the_xvector(tmp_path):
+    from speechbrain_ast.model_card import model_card
+
+    folder = write_model_folder(
+        str(tmp_path / "model"),
+        _xvector(),
+        ClassificationHead(16, len(LABELS)),
+        LABELS,
+        -6.6,
+        5.4,
+        False,
+        origin="trained by run1, best-validation weights",
+    )
+    card = model_card(folder)
+    assert "# Xvector: 3 sound classes" in card
+    assert "a Xvector encoder on 128-bin Kaldi fbank features of 100 frames" in card
+    assert "Audio Spectrogram Transformer" not in card
+    assert "Origin: trained by run1, best-validation weights." in card
