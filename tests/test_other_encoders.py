@@ -24,6 +24,20 @@ def _xvector(n_frames=100):
     )
 
 
+def _xvector_folder(tmp_path, **options):
+    """A random small Xvector model folder (labels a, b, c) under ``tmp_path``."""
+    return write_model_folder(
+        str(tmp_path / "model"),
+        _xvector(),
+        ClassificationHead(16, len(LABELS)),
+        LABELS,
+        -6.6,
+        5.4,
+        False,
+        **options,
+    )
+
+
 def test_model_folder_rebuilds_the_xvector(tmp_path):
     torch.manual_seed(0)
     encoder, head = _xvector().eval(), ClassificationHead(16, len(LABELS)).eval()
@@ -82,16 +96,7 @@ def test_onnx_export_says_it_covers_ast_only(tmp_path):
     """torch.export cannot trace SpeechBrain's Xvector: a clear refusal, no file."""
     from speechbrain_ast.tagging.onnx_export import export_tagger
 
-    folder = write_model_folder(
-        str(tmp_path / "model"),
-        _xvector(),
-        ClassificationHead(16, len(LABELS)),
-        LABELS,
-        -6.6,
-        5.4,
-        False,
-    )
-    tagger = AudioTagger.from_hparams(source=folder)
+    tagger = AudioTagger.from_hparams(source=_xvector_folder(tmp_path))
     with pytest.raises(ValueError, match="not Xvector: tag and evaluate"):
         export_tagger(tagger, str(tmp_path / "xvector.onnx"))
     assert not (tmp_path / "xvector.onnx").exists()
@@ -100,16 +105,7 @@ def test_onnx_export_says_it_covers_ast_only(tmp_path):
 def test_model_card_names_the_xvector(tmp_path):
     from speechbrain_ast.model_card import model_card
 
-    folder = write_model_folder(
-        str(tmp_path / "model"),
-        _xvector(),
-        ClassificationHead(16, len(LABELS)),
-        LABELS,
-        -6.6,
-        5.4,
-        False,
-        origin="trained by run1, best-validation weights",
-    )
+    folder = _xvector_folder(tmp_path, origin="trained by run1, best-validation weights")
     card = model_card(folder)
     assert "# Xvector: 3 sound classes" in card
     assert "a Xvector encoder on 128-bin Kaldi fbank features of 100 frames" in card
