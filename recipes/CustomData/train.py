@@ -448,6 +448,8 @@ def run_plan(hparams, n_train, notes):
         wa_epochs=(hparams["wa_start"], hparams["wa_end"])
         if hparams["weight_averaging"]
         else None,
+        normalization=hparams.get("normalization", "dataset"),
+        ema_decay=hparams.get("ema_decay", 0.0),
         notes=[note for note in notes if note],
     )
 

@@ -15,6 +15,11 @@ import time
 
 __all__ = ["RunPlan", "ProgressClock"]
 
+NORMALIZATION_TEXT = {
+    "clip": "each clip's own statistics",
+    "dataset": "the training set's statistics",
+}
+
 
 @dataclasses.dataclass
 class RunPlan:
@@ -38,6 +43,11 @@ class RunPlan:
         The factor at each of them.
     wa_epochs : tuple of int, optional
         First and last epoch of the weight average, None without one.
+    normalization : str, optional
+        The fbank normalisation (``clip`` or ``dataset``), None: not said.
+    ema_decay : float
+        Decay of the moving average of the weights that is validated and
+        exported (0: none, the raw weights are).
     notes : list of str
         Changes made to the configured schedule, and why.
 
@@ -49,6 +59,12 @@ class RunPlan:
     >>> print(plan.describe())  # doctest: +NORMALIZE_WHITESPACE
     plan: 10 epochs x 14 steps = 140 optimizer steps; lr 0.0006; warm-up 14 steps
     (smooth); lr x0.5 after epochs 5, 6, 7
+    >>> print(
+    ...     RunPlan(10, 14, 6e-4, 0, 1, [], 0.5, normalization="clip", ema_decay=0.998).describe()
+    ... )  # doctest: +NORMALIZE_WHITESPACE
+    plan: 10 epochs x 14 steps = 140 optimizer steps; lr 0.0006; no warm-up; fbank
+    normalised by each clip's own statistics; validated and exported: the weights'
+    moving average (decay 0.998)
     """
 
     epochs: int
@@ -59,6 +75,8 @@ class RunPlan:
     decay_epochs: list
     decay: float
     wa_epochs: tuple = None
+    normalization: str = None
+    ema_decay: float = 0.0
     notes: list = dataclasses.field(default_factory=list)
 
     @property
@@ -84,6 +102,10 @@ class RunPlan:
             parts.append(f"lr x{self.decay:g} after epochs {shown}{more}")
         if self.wa_epochs:
             parts.append(f"weights averaged over epochs {self.wa_epochs[0]}-{self.wa_epochs[1]}")
+        if self.normalization:
+            parts.append(f"fbank normalised by {NORMALIZATION_TEXT.get(self.normalization, self.normalization)}")
+        if self.ema_decay:
+            parts.append(f"validated and exported: the weights' moving average (decay {self.ema_decay:g})")
         return "; ".join(parts) + "".join(f"\nnote: {note}" for note in self.notes)
 
 
