@@ -173,10 +173,7 @@ class CustomDataBrain(ShardedEvaluationBrain):
         if stage == sb.Stage.TRAIN:
             self.current_lr = None
         if self.weight_ema is not None:
-            if stage == sb.Stage.TRAIN:
-                self.weight_ema.use_training()
-            else:
-                self.weight_ema.use_average()
+            self.weight_ema.use_for(training=stage == sb.Stage.TRAIN)
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Log, record the epoch in the run history, checkpoint on validation."""

@@ -110,15 +110,28 @@ class ESC50Brain(ShardedEvaluationBrain):
         )
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
-        """Account the step time (data-wait is the gap to the next step)."""
+        """Account the step time; move the weight average (if any) on."""
         self.step_timer.step_end()
+        if should_step and self.weight_ema is not None:
+            self.weight_ema.update(self.optimizer_step)
+
+    @property
+    def weight_ema(self):
+        """The YAML's ``weight_ema`` (a moving average of the weights), or None."""
+        return getattr(self.hparams, "weight_ema", None)
 
     def on_stage_start(self, stage, epoch=None):
-        """Fresh score accumulator and step timer."""
+        """Fresh score accumulator and step timer; which weights are live.
+
+        Training steps the raw weights; validation and test score (and the
+        checkpoints keep) their moving average when the YAML has one.
+        """
         self.scores = TaggingStats()
         self.step_timer = StepTimer()
         if stage == sb.Stage.TRAIN:
             self.current_lr = None
+        if self.weight_ema is not None:
+            self.weight_ema.use_for(training=stage == sb.Stage.TRAIN)
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Log, record the epoch in the run history, checkpoint on validation."""

@@ -137,6 +137,19 @@ class WeightEMA:
         if self.active and self.average_is_live:
             self._swap()
 
+    def use_for(self, training):
+        """The raw weights for a training stage, the average for any other.
+
+        Arguments
+        ---------
+        training : bool
+            True before a training epoch, False before validation or test.
+        """
+        if training:
+            self.use_training()
+        else:
+            self.use_average()
+
     @mark_as_saver
     def _save(self, path):
         state = None if not self.active else self.average.module.state_dict()
