@@ -160,6 +160,7 @@ def run_scores(folder):
         "model": model,
         "minutes": minutes,
         "swing": (median_swing, max_swing),
+        "late_valid": late_validation_mean(os.path.join(folder, "results.csv")),
     }
 
 
@@ -207,6 +208,39 @@ def validation_swing(results_csv):
     return statistics.median(changes), max(changes)
 
 
+def late_validation_mean(results_csv, share=0.25):
+    """Mean validation accuracy over the last ``share`` of the epochs.
+
+    It picks no peak, so it says what the run settled at: beside the best
+    epoch's score it shows how much of that score was one lucky epoch.
+
+    Arguments
+    ---------
+    results_csv : str
+        A recipe's ``results.csv`` (``valid_accuracy`` per epoch).
+    share : float
+        The part of the run, from its end (at least one epoch).
+
+    Returns
+    -------
+    float
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir").join("results.csv")
+    >>> _ = path.write("epoch,lr,valid_accuracy\\n1,1e-4,0.1\\n2,6e-4,0.5\\n"
+    ...                "3,6e-4,0.3\\n4,3e-4,0.4\\n")
+    >>> round(late_validation_mean(path.strpath), 2), late_validation_mean(path.strpath, 0.5)
+    (0.4, 0.35)
+    """
+    import csv
+
+    with open(results_csv, newline="", encoding="utf-8") as handle:
+        accuracy = [float(row["valid_accuracy"]) for row in csv.DictReader(handle)]
+    last = max(1, round(len(accuracy) * share))
+    return statistics.mean(accuracy[-last:])
+
+
 def percent(value):
     """``41.2`` style percentage, or a dash."""
     return "-" if value is None else f"{100 * value:.1f}"
@@ -223,8 +257,10 @@ def table(out, datasets):
     lines = [
         "| Data | Model | Seeds | Valid acc. % (per seed) | Test acc. % (per seed) "
         "| Test mean % | Baseline test % (valid %) | Ours - baseline "
-        "| Valid swing after warm-up, median / max % | Minutes per run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| Valid swing after warm-up, median / max % "
+        "| Valid mean, last quarter of epochs % | Best valid - test, points "
+        "| Minutes per run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset in datasets:
         root = os.path.join(out, dataset)
@@ -249,6 +285,7 @@ def table(out, datasets):
             mean = statistics.mean(score["test"] for score in scores)
             gain = f"{100 * (mean - base['test']):+.1f}" if base else "-"
             minutes = [score["minutes"] for score in scores if score["minutes"]]
+            gaps = [f"{100 * (s['valid'] - s['test']):.1f}" for s in scores]
             lines.append(
                 f"| {TITLES.get(dataset, dataset)} | {name} ({scores[0]['model']}) "
                 f"| {', '.join(s[4:] for s in seeds)} "
@@ -258,6 +295,8 @@ def table(out, datasets):
                 f"({percent(base['valid']) if base else '-'}) "
                 f"| {gain} "
                 f"| {', '.join(percent(s['swing'][0]) + ' / ' + percent(s['swing'][1]) for s in scores)} "
+                f"| {' / '.join(percent(s['late_valid']) for s in scores)} "
+                f"| {' / '.join(gaps)} "
                 f"| {' / '.join(f'{m:.1f}' for m in minutes) or '-'} |"
             )
     return "\n".join(lines)

@@ -92,6 +92,9 @@ def test_table_reports_best_epoch_test_scores_and_gain(tmp_path):
     assert "| 40.0 (50.0) | +35.0 |" in row and "2.0 / 3.0" in row
     # The swing leaves out the warm-up epoch (0.2 -> 0.6 would be 40 points).
     assert "| 10.0 / 10.0, 10.0 / 10.0 |" in row
+    # What the last quarter settled at, and how far the chosen epoch's valid
+    # score is from its test score (60 - 70, 40 - 80).
+    assert "| 50.0 / 40.0 | -10.0 / -40.0 |" in row
 
 
 def test_clip_levels_sees_a_quieter_copy_and_counts_it_outside(samples, tmp_path, capsys):
