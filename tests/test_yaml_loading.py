@@ -28,6 +28,7 @@ from speechbrain_ast.training.settings import data_decided, plain_settings
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
+
 def recipe_rows():
     """(row id, Hparam_file) of every tests/recipes row, as SpeechBrain lists them."""
     rows = []
