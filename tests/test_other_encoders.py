@@ -92,14 +92,48 @@ def test_xvector_yaml_builds_the_same_pipeline_as_the_ast_one():
     assert xvector["classifier"](embeddings).squeeze(1).shape == (2, 10)
 
 
-def test_onnx_export_says_it_covers_ast_only(tmp_path):
-    """torch.export cannot trace SpeechBrain's Xvector: a clear refusal, no file."""
-    from speechbrain_ast.tagging.onnx_export import export_tagger
+def test_xvector_exports_to_onnx_fp32_and_int8(tmp_path, samples):
+    """The graph computes the PyTorch tagger's scores, without SpeechBrain's pooling noise."""
+    import glob
 
-    tagger = AudioTagger.from_hparams(source=_xvector_folder(tmp_path))
-    with pytest.raises(ValueError, match="not Xvector: tag and evaluate"):
-        export_tagger(tagger, str(tmp_path / "xvector.onnx"))
-    assert not (tmp_path / "xvector.onnx").exists()
+    import onnx
+
+    from speechbrain_ast.audio import load_audio
+    from speechbrain_ast.tagging.onnx_export import WaveformTagger, export_tagger
+    from speechbrain_ast.tagging.onnx_runtime import OnnxScorer
+
+    torch.manual_seed(0)
+    folder = _xvector_folder(tmp_path, normalization="clip")
+    tagger = AudioTagger.from_hparams(source=folder)
+    window = tagger.window_samples
+    files = sorted(glob.glob(str(samples / "**" / "*.wav"), recursive=True))
+    clips = [load_audio(path) for path in files]
+    batch = torch.stack([clip[:window] for clip in clips if clip.numel() >= window])
+    short = torch.stack([clip[:4000] for clip in clips[:3]])  # padded to the window
+
+    fp32 = OnnxScorer(export_tagger(tagger, str(tmp_path / "x.onnx")), threads=1)
+    ops = {node.op_type for node in onnx.load(fp32.name).graph.node}
+    assert "Conv" in ops and not any(op.startswith("Random") for op in ops)
+    noise_free = WaveformTagger.from_tagger(tagger)
+    for wavs in (batch, short):
+        logits, scores = fp32.run(wavs)
+        with torch.no_grad():
+            torch.testing.assert_close(logits, noise_free(wavs)[0], atol=1e-5, rtol=0)
+        # SpeechBrain adds up to 9e-5 of noise to the pooled mean on every call.
+        torch.testing.assert_close(scores, tagger.score_batch(wavs), atol=2e-3, rtol=0)
+    # The caller's encoder is untouched: it still pools with noise, as trained.
+    assert type(tagger.mods.embedding_model).__name__ == "Xvector"
+    # The onnxruntime backend of the tagger exports the same graph itself.
+    onnx_tagger = AudioTagger.from_hparams(source=folder, backend="onnx")
+    torch.testing.assert_close(
+        onnx_tagger.score_batch(batch), fp32.score_batch(batch), atol=1e-5, rtol=0
+    )
+
+    int8 = OnnxScorer(export_tagger(tagger, str(tmp_path / "q.onnx"), int8=True))
+    assert int8.int8
+    assert "MatMulInteger" in {node.op_type for node in onnx.load(int8.name).graph.node}
+    difference = (int8.score_batch(batch) - tagger.score_batch(batch)).abs()
+    assert 0 < difference.max() < 0.05
 
 
 def test_model_card_names_the_xvector(tmp_path):

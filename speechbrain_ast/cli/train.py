@@ -25,8 +25,7 @@ HPARAMS = {
     "ast_small_scratch": "a small AST from scratch, no downloads (CPU)",
     "xvector_small_scratch": "SpeechBrain's Xvector TDNN of the same size and "
     "recipe, from scratch (CPU): more accurate than ast_small_scratch on the "
-    "four small sets both were run on, but its validation swings more and it "
-    "has no ONNX export",
+    "four small sets both were run on, but its validation swings more",
 }
 
 

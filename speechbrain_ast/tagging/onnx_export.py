@@ -1,4 +1,4 @@
-"""ONNX export of a whole AST tagger: 16 kHz waveform in, class scores out.
+"""ONNX export of a whole tagger (AST or Xvector): 16 kHz waveform in, class scores out.
 
 One graph holds everything a model folder's ``AudioTagger`` computes for a
 window of audio: the Kaldi fbank (``KaldiFbank``: clip-mean removal, 25 ms
@@ -20,7 +20,10 @@ The ONNX metadata holds the label names (JSON list), the sample rate, the
 window and the default tagging hop (samples), so a runtime outside Python
 can cut long audio the way ``AudioTagger`` does.
 
-Each attention is written as one ``com.microsoft.MultiHeadAttention`` node
+The encoder is an AST or SpeechBrain's ``Xvector`` (``exportable_encoder``;
+the Xvector without the noise its statistics pooling adds, see
+``ExportableXvector``). Each AST attention is written as one
+``com.microsoft.MultiHeadAttention`` node
 (onnxruntime's fused CPU kernel, like PyTorch's fused SDPA); with
 ``attention="standard"`` it is written in plain ONNX ops instead, for other
 runtimes.
@@ -170,6 +173,102 @@ class FusedAttention(nn.Module):
         return self.proj(multi_head_attention(query, key, value, self.num_heads))
 
 
+class ExportableXvector(nn.Module):
+    """SpeechBrain's ``Xvector`` in a form ``torch.export`` traces (same weights).
+
+    ``Xvector.forward`` offers ``lengths=`` to every block and falls back on
+    ``TypeError``; ``torch.export`` cannot trace through that exception. Here
+    each block gets the features only: the tagger pads or cuts every window
+    to ``n_frames``, so all frames count, as in the PyTorch tagger. The
+    statistics pooling returns the mean and standard deviation over time
+    without the random noise of at most 9e-5 that SpeechBrain adds to the mean
+    on every call, so the graph is deterministic.
+
+    Arguments
+    ---------
+    xvector : speechbrain.lobes.models.Xvector.Xvector
+        The encoder (its blocks are reused, not copied).
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.Xvector import Xvector
+    >>> xvector = Xvector(in_channels=20, tdnn_channels=[8] * 5, lin_neurons=4).eval()
+    >>> feats = torch.randn(2, 50, 20)
+    >>> torch.allclose(ExportableXvector(xvector)(feats), xvector(feats), atol=1e-3)
+    True
+    """
+
+    def __init__(self, xvector):
+        super().__init__()
+        from speechbrain.nnet.pooling import StatisticsPooling
+
+        self.blocks = nn.ModuleList(xvector.blocks)
+        self.pooling = {
+            index: (block.return_mean, block.return_std, block.eps)
+            for index, block in enumerate(xvector.blocks)
+            if isinstance(block, StatisticsPooling)
+        }
+        self.n_frames = getattr(xvector, "n_frames", None)
+
+    def forward(self, feats):
+        """Embed ``[B, T, n_mels]`` features as ``[B, 1, D]``."""
+        x = feats
+        for index, block in enumerate(self.blocks):
+            if index in self.pooling:
+                with_mean, with_std, eps = self.pooling[index]
+                stats = [x.mean(dim=1)] if with_mean else []
+                stats += [x.std(dim=1) + eps] if with_std else []
+                x = torch.cat(stats, dim=1).unsqueeze(1)
+            else:
+                x = block(x)
+        return x
+
+
+def exportable_encoder(embedding_model, attention="onnxruntime"):
+    """The encoder as the ONNX graph computes it: an AST or SpeechBrain's Xvector.
+
+    Arguments
+    ---------
+    embedding_model : torch.nn.Module
+        An ``AudioSpectrogramTransformer`` or a SpeechBrain ``Xvector``.
+    attention : str
+        For an AST: ``"onnxruntime"`` swaps each attention for
+        ``FusedAttention`` (on a copy, the caller's encoder is unchanged);
+        ``"standard"`` keeps it. Ignored for the Xvector.
+
+    Returns
+    -------
+    torch.nn.Module
+        Same weights, same outputs, traceable by ``torch.export``.
+
+    Example
+    -------
+    >>> encoder = AudioSpectrogramTransformer(n_frames=16, embed_dim=16, depth=1, num_heads=2)
+    >>> type(exportable_encoder(encoder).blocks[0].attn).__name__
+    'FusedAttention'
+    >>> exportable_encoder(torch.nn.Linear(2, 2))
+    Traceback (most recent call last):
+    ...
+    ValueError: ONNX export covers AST and Xvector encoders, not Linear: tag and evaluate this model folder with the PyTorch backend
+    """
+    from speechbrain.lobes.models.Xvector import Xvector
+
+    if isinstance(embedding_model, Xvector):
+        return ExportableXvector(embedding_model)
+    if not isinstance(embedding_model, AudioSpectrogramTransformer):
+        raise ValueError(
+            "ONNX export covers AST and Xvector encoders, not "
+            f"{type(embedding_model).__name__}: tag and evaluate this model "
+            "folder with the PyTorch backend"
+        )
+    if attention == "onnxruntime":
+        embedding_model = copy.deepcopy(embedding_model)
+        for block in embedding_model.blocks:
+            if isinstance(block.attn, Attention):
+                block.attn = FusedAttention(block.attn)
+    return embedding_model
+
+
 class ExportableKaldiFbank(nn.Module):
     """``KaldiFbank`` for equal-length batches, in ops that export to ONNX.
 
@@ -273,8 +372,9 @@ class WaveformTagger(nn.Module):
         The folder's feature extractor (``n_frames`` set).
     mean_var_norm : FixedNormalization
         The folder's normalisation.
-    embedding_model : AudioSpectrogramTransformer
-        The encoder.
+    embedding_model : torch.nn.Module
+        The encoder: an ``AudioSpectrogramTransformer`` or SpeechBrain's
+        ``Xvector`` (``exportable_encoder``).
     classifier : ClassificationHead
         The head.
     multi_label : bool
@@ -318,25 +418,16 @@ class WaveformTagger(nn.Module):
             raise ValueError(
                 f"attention must be one of {ATTENTION_KINDS}, got {attention!r}"
             )
-        if not isinstance(embedding_model, AudioSpectrogramTransformer):
-            raise ValueError(
-                f"ONNX export covers AST encoders, not {type(embedding_model).__name__}: "
-                "tag and evaluate this model folder with the PyTorch backend"
-            )
-        if compute_features.n_frames != embedding_model.n_frames:
+        encoder = exportable_encoder(embedding_model, attention)
+        expected = getattr(embedding_model, "n_frames", compute_features.n_frames)
+        if compute_features.n_frames != expected:
             raise ValueError(
                 f"features give {compute_features.n_frames} frames, the encoder "
-                f"expects {embedding_model.n_frames}"
+                f"expects {expected}"
             )
         self.features = ExportableKaldiFbank(compute_features)
         self.mean_var_norm = mean_var_norm
-        if attention == "onnxruntime":
-            # A copy: the caller's encoder keeps its own attention modules.
-            embedding_model = copy.deepcopy(embedding_model)
-            for block in embedding_model.blocks:
-                if isinstance(block.attn, Attention):
-                    block.attn = FusedAttention(block.attn)
-        self.embedding_model = embedding_model
+        self.embedding_model = encoder
         self.classifier = classifier
         self.multi_label = bool(multi_label)
 
