@@ -17,8 +17,13 @@ threads competing with another process for the cores were measured 4x slower
 than one (``--threads N`` to change it). A second run reuses the finished
 run in the output folder and says so; ``--fresh`` trains again.
 
+``--hparams xvector_small_scratch`` trains the recipe's Xvector TDNN instead
+(same data, features, augmentation and schedule); ``--seed`` sets the
+recipe's seed (which also draws the validation recordings).
+
 Usage: python scripts/demo.py [--output_folder results/demo] [--epochs N]
-                              [--threads N] [--fresh]
+                              [--threads N] [--fresh] [--hparams NAME]
+                              [--seed N]
 """
 
 import argparse
@@ -82,6 +87,13 @@ def main():
     parser.add_argument(
         "--fresh", action="store_true", help="train again over a finished run"
     )
+    parser.add_argument(
+        "--hparams",
+        default="ast_small_scratch",
+        choices=["ast_small_scratch", "xvector_small_scratch"],
+        help="the ESC-50 recipe's YAML to train",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="the recipe's seed")
     args = parser.parse_args()
 
     start = time.time()
@@ -99,13 +111,16 @@ def main():
         recipe = REPO / "recipes" / "ESC50"
         command = [
             sys.executable, str(recipe / "train.py"),
-            str(recipe / "hparams" / "ast_small_scratch.yaml"),
+            str(recipe / "hparams" / f"{args.hparams}.yaml"),
             "--data_folder", str(DATA), "--output_folder", str(output),
             *schedule_overrides(args.epochs), *DEMO_OVERRIDES,
         ]  # fmt: skip
+        if args.seed is not None:
+            command += ["--seed", str(args.seed)]
+        model = "an Xvector" if args.hparams.startswith("xvector") else "a small AST"
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         print(
-            f"== training a small AST on {DATA.relative_to(REPO)} with {args.threads} "
+            f"== training {model} on {DATA.relative_to(REPO)} with {args.threads} "
             f"CPU thread(s), {args.epochs} epochs (2-3 min on a 2-core CPU; "
             "a progress bar per epoch):",
             flush=True,
