@@ -228,14 +228,14 @@ def test_a_given_split_is_kept(tmp_path):
 
 
 def test_the_train_command_trains_exports_and_the_model_tags(samples, tmp_path):
-    """`speechbrain-ast train FOLDER` end to end, then `tag` and EncoderClassifier."""
+    """`speechbrain-ast train FOLDER` (its default YAML) end to end, then `tag` and EncoderClassifier."""
     output = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     command = [
         sys.executable, "-m", "speechbrain_ast.cli", "train",
         str(samples / "speech_commands_v0.02"), "--output", str(output),
-        "--hparams", "ast_small_scratch", "--epochs", "1", "--device", "cpu",
-        "--", "--embed_dim", "32", "--depth", "1", "--num_heads", "2", "--noprogressbar",
+        "--epochs", "1", "--device", "cpu",
+        "--", "--embed_dim", "16", "--tdnn_width", "32", "--noprogressbar",
     ]  # fmt: skip
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, cwd=tmp_path
@@ -244,6 +244,7 @@ def test_the_train_command_trains_exports_and_the_model_tags(samples, tmp_path):
     results = json.loads((output / "results.json").read_text())
     assert "accuracy" in results["best_valid"]
     assert results["chosen_epoch"] == 1 and results["n_classes"] == 3
+    assert "Xvector" in (output / "model" / "hyperparams.yaml").read_text()
     assert results["chance"]["uniform"] == pytest.approx(1 / 3, abs=1e-6)
     # The run explains itself: plan and ETA in the log, summary.md, its last lines printed.
     log = (output / "log.txt").read_text()
@@ -287,3 +288,17 @@ def test_the_train_command_reports_a_missing_folder(tmp_path):
     assert (
         done.stderr.strip() == f"error: {tmp_path / 'nope'}: no such folder or CSV file"
     )
+
+
+@pytest.mark.parametrize("init", ["audioset", "ssl"])
+def test_the_train_command_refuses_pretrained_weights_for_the_xvector(tmp_path, init):
+    """The default YAML's encoder has no pretrained weights: a clear error before any preparation."""
+    done = subprocess.run(
+        [sys.executable, "-m", "speechbrain_ast.cli", "train", str(tmp_path), "--output", str(tmp_path / "o"), "--init", init],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2
+    expected = "ast_small_scratch" if init == "ssl" else "ast"
+    assert done.stderr.strip().startswith(f"error: --init {init}: xvector_small_scratch")
+    assert f"use --hparams {expected} for --init {init}" in done.stderr
+    assert not (tmp_path / "o").exists()

@@ -145,3 +145,11 @@ def test_model_card_names_the_xvector(tmp_path):
     assert "a Xvector encoder on 128-bin Kaldi fbank features of 100 frames" in card
     assert "Audio Spectrogram Transformer" not in card
     assert "Origin: trained by run1, best-validation weights." in card
+
+
+@pytest.mark.parametrize("init", ["imagenet", "audioset", "ssl"])
+def test_pretrained_init_of_the_xvector_is_refused_by_name(init):
+    from speechbrain_ast.pretrained import initialize_encoder
+
+    with pytest.raises(ValueError, match=f"init='{init}' loads AST weights.*Xvector"):
+        initialize_encoder(_xvector(), init, source="weights.pth")

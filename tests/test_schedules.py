@@ -103,15 +103,22 @@ def test_bad_arguments():
         OfficialLRSchedule(1e-4, 5, 1, 0.85, warmup_steps=10, warmup_every=0)
 
 
-@pytest.mark.parametrize("epochs", [None, 6, 25, 60])
-@pytest.mark.parametrize("recipe", ["ESC50", "SpeechCommands"])
-def test_fixed_small_scratch_schedules_follow_the_rule(recipe, epochs):
+@pytest.mark.parametrize("epochs", [None, 1, 2, 5, 6, 25, 60])
+@pytest.mark.parametrize(
+    "recipe, name",
+    [
+        ("ESC50", "ast_small_scratch"),
+        ("ESC50", "xvector_small_scratch"),
+        ("SpeechCommands", "ast_small_scratch"),
+    ],
+)
+def test_fixed_small_scratch_schedules_follow_the_rule(recipe, name, epochs):
     """The YAMLs write CustomData's rule once, with !ref, for any epoch count."""
     overrides = {"data_folder": "unused"}
     if epochs is not None:
         overrides["number_of_epochs"] = epochs
     settings = plain_settings(
-        str(REPO / "recipes" / recipe / "hparams" / "ast_small_scratch.yaml"),
+        str(REPO / "recipes" / recipe / "hparams" / f"{name}.yaml"),
         overrides,
     )
     milestones = halving_milestones(settings["number_of_epochs"])

@@ -221,3 +221,29 @@ def test_audioset_init_without_a_source_fails_when_training_starts(
     assert hparams["init_source"] is None
     with pytest.raises(ValueError, match="init='audioset' needs a source.*init_source"):
         hparams["initialize_encoder"]()
+
+
+@pytest.mark.parametrize(
+    "hparam_file",
+    [
+        "recipes/ESC50/hparams/ast_small_scratch.yaml",
+        "recipes/ESC50/hparams/xvector_small_scratch.yaml",
+        "recipes/SpeechCommands/hparams/ast_small_scratch.yaml",
+    ],
+)
+@pytest.mark.parametrize("epochs", [1, 2, 5, 6, 25])
+def test_small_recipes_derive_a_valid_schedule_for_short_runs(
+    hparam_file, epochs, tmp_path, monkeypatch
+):
+    """``--number_of_epochs`` under 6 once gave ``lr_decay_step`` 0 and a crash."""
+    hparams = load_like_speechbrain(
+        hparam_file, tmp_path, monkeypatch, number_of_epochs=epochs
+    )
+    schedule = hparams["lr_schedule"]
+    assert schedule.milestones_step >= 1
+    # The first epoch trains at the full rate once warm-up is over.
+    assert schedule.lr_at(1, hparams["warmup_steps"]) == hparams["lr"]
+    assert 1 <= hparams["wa_start"] <= hparams["wa_end"] == epochs
+    if epochs >= 6:  # unchanged for the runs the recipes were measured with
+        assert hparams["lr_decay_step"] == epochs // 6
+        assert hparams["lr_decay_start"] == epochs // 2

@@ -88,6 +88,12 @@ def initialize_encoder(encoder, init="scratch", source=None, source_format="offi
         raise ValueError(f"init must be one of {INIT_CHOICES}, got {init!r}")
     if init == "scratch":
         return encoder
+    if getattr(encoder, "config", None) is None:
+        raise ValueError(
+            f"init={init!r} loads AST weights, and the encoder "
+            f"({type(encoder).__name__}) is not an AST: it trains from scratch "
+            "only (init: scratch)"
+        )
     if not source:
         raise ValueError(
             f"init={init!r} needs a source: set init_source (in the YAML or "
