@@ -6,6 +6,7 @@ import torch
 from speechbrain_ast.augment import (
     SpecAugment,
     balanced_sample_weights,
+    classification_loss,
     mixup_waveforms,
     noise_and_roll,
     sample_beta,
@@ -285,6 +286,32 @@ def test_soft_cross_entropy_hand_value():
     row2 = -(0.25 * (1.0 - lse) + 0.75 * (3.0 - lse))
     expected = (log2 + row2) / 2
     torch.testing.assert_close(soft_cross_entropy(logits, targets), expected)
+
+
+def test_label_smoothing_matches_torch_cross_entropy():
+    # an independent implementation: torch's own label_smoothing
+    torch.manual_seed(0)
+    logits, labels = torch.randn(5, 7), torch.tensor([0, 3, 6, 2, 2])
+    onehot = torch.nn.functional.one_hot(labels, 7).float()
+    for eps in (0.0, 0.1, 0.3):
+        ours = classification_loss(logits, onehot, label_smoothing=eps)
+        ref = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=eps)
+        assert torch.allclose(ours, ref, atol=1e-6), eps
+
+
+def test_label_smoothing_multi_label_targets_and_bad_values():
+    logits, targets = torch.zeros(1, 4), torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    smoothed = torch.tensor([[0.925, 0.025, 0.925, 0.025]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.tensor([[2.0, -1.0, 0.5, 0.0]]), smoothed
+    )
+    got = classification_loss(
+        torch.tensor([[2.0, -1.0, 0.5, 0.0]]), targets, multi_label=True, label_smoothing=0.1
+    )
+    assert torch.allclose(got, expected)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            classification_loss(logits, targets, label_smoothing=bad)
 
 
 def test_balanced_sample_weights_toy():
