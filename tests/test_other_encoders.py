@@ -153,3 +153,60 @@ def test_pretrained_init_of_the_xvector_is_refused_by_name(init):
 
     with pytest.raises(ValueError, match=f"init='{init}' loads AST weights.*Xvector"):
         initialize_encoder(_xvector(), init, source="weights.pth")
+
+
+def test_ecapa_yaml_differs_from_the_xvector_one_in_the_encoder_only():
+    """ecapa_small_scratch: same recipe keys as the default, ECAPA_TDNN encoder."""
+    overrides = {"data_folder": "unused", "norm_mean": -6.0, "norm_std": 5.0}
+    loaded = {}
+    for name in ("xvector", "ecapa"):
+        path = XVECTOR_YAML.with_name(f"{name}_small_scratch.yaml")
+        with open(path, encoding="utf-8") as handle:
+            loaded[name] = load_hyperpyyaml(handle, overrides)
+    xvector, ecapa = loaded["xvector"], loaded["ecapa"]
+    assert type(ecapa["embedding_model"]).__name__ == "ECAPA_TDNN"
+    for key in (
+        "lr", "batch_size", "train_steps", "freqm", "mixup_prob", "normalization",
+        "ema_decay", "weight_decay", "max_grad_norm", "embed_dim", "n_frames",
+    ):  # fmt: skip
+        assert ecapa[key] == xvector[key], key
+    # The size measured in benchmarks/RESULTS.md: 0.60 M parameters, like the Xvector's.
+    count = sum(p.numel() for p in ecapa["embedding_model"].parameters())
+    assert 0.55e6 < count < 0.65e6, count
+    feats = torch.randn(2, ecapa["n_frames"], 128)
+    embeddings = ecapa["embedding_model"](feats, torch.ones(2))
+    assert ecapa["classifier"](embeddings).squeeze(1).shape == (2, 10)
+
+
+def test_model_folder_rebuilds_the_ecapa(tmp_path):
+    """A trained ECAPA exports, reloads with the same weights and tags like before."""
+    torch.manual_seed(0)
+    kwargs = {
+        "input_size": 128,
+        "channels": [16, 16, 16, 16, 48],
+        "attention_channels": 8,
+        "se_channels": 8,
+        "lin_neurons": 16,
+    }
+    encoder = recorded_module(
+        "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN", 128, 100, kwargs
+    ).eval()
+    head = ClassificationHead(16, len(LABELS)).eval()
+    folder = write_model_folder(
+        str(tmp_path / "model"), encoder, head, LABELS, -6.6, 5.4, False
+    )
+    text = (tmp_path / "model" / "hyperparams.yaml").read_text()
+    assert "!new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN" in text
+    tagger = AudioTagger.from_hparams(source=folder)
+    loaded = tagger.mods.embedding_model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in encoder.state_dict().items())
+    wavs = torch.randn(2, 16000)
+    with torch.no_grad():
+        feats = tagger.mods.mean_var_norm(tagger.mods.compute_features(wavs))
+        expected = head(encoder(feats, torch.ones(2))).squeeze(1)
+    torch.testing.assert_close(tagger.logits_batch(wavs), expected, atol=1e-3, rtol=0)
+    # ONNX export covers the AST and the Xvector: the ECAPA is refused by name.
+    from speechbrain_ast.tagging.onnx_export import exportable_encoder
+
+    with pytest.raises(ValueError, match="not ECAPA_TDNN: tag and evaluate"):
+        exportable_encoder(tagger.mods.embedding_model)
