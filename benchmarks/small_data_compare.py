@@ -38,10 +38,15 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = ("esc50_fold5", "speech_commands_speakers", "spoken_digits_speakers")
 # Shift tests (issue 18): few training speakers, recording-disjoint folds.
-SHIFT_DATASETS = ("speech_commands_4speakers", "esc10_recording_folds")
+SHIFT_DATASETS = (
+    "speech_commands_4speakers",
+    "esc10_recording_folds",
+    "esc10_recording_folds_test1",
+)
 TITLES = {
     "speech_commands_4speakers": "Shift: 35 words, 4 training speakers, tested on 175 unseen",
     "esc10_recording_folds": "Shift: ESC-10, folds 1-2 train, 3 valid, 4 test",
+    "esc10_recording_folds_test1": "Shift: ESC-10, folds 3-4 train, 5 valid, 1 test",
     "esc50_fold5": "ESC-50 fold 5 (train folds 1-3, valid fold 4)",
     "speech_commands_speakers": "Speech Commands subset, 35 words, split by speaker",
     "spoken_digits_speakers": "Spoken digits (Speech Commands zero-nine), split by speaker",
@@ -331,7 +336,7 @@ def main(argv=None):
         "--datasets",
         nargs="+",
         default=list(DATASETS + SHIFT_DATASETS),
-        help="CSV names in SPLITS (default: the three sets and the two shift tests)",
+        help="CSV names in SPLITS (default: the three sets and the shift tests)",
     )
     parser.add_argument("--name", default="scratch", help="name of this initialisation")
     parser.add_argument(

@@ -17,6 +17,9 @@ script and does not change with the training seed:
   other speaker (none of them heard in training or validation).
 * ``esc10_recording_folds.csv`` (a shift test): the ten ESC-10 classes of
   ESC-50, folds 1-2 train, fold 3 validation, fold 4 test (recording-disjoint).
+* ``esc10_recording_folds_test1.csv`` (the same shift test rotated by two
+  folds): folds 3-4 train, fold 5 validation, fold 1 test, so a second test
+  fold shows how much of a score is the fold (80 test clips each).
 * ``ssl_pool.csv``: unlabeled audio for ``recipes/SSL`` (a ``path`` column):
   every clip above that is in no test split (ESC-50 folds 1-4, the Speech
   Commands clips of training and validation speakers).
@@ -59,6 +62,7 @@ ESC50_FOLD_SPLITS = {
     "5": "test",
 }
 ESC10_FOLD_SPLITS = {"1": "train", "2": "train", "3": "valid", "4": "test"}
+ESC10_ROTATED_FOLD_SPLITS = {"3": "train", "4": "train", "5": "valid", "1": "test"}
 TRAIN_SPEAKERS = 4
 
 
@@ -246,6 +250,9 @@ def main(argv=None):
         ),
         "esc10_recording_folds.csv": esc50_rows(
             esc50, ESC10_FOLD_SPLITS, esc10_only=True
+        ),
+        "esc10_recording_folds_test1.csv": esc50_rows(
+            esc50, ESC10_ROTATED_FOLD_SPLITS, esc10_only=True
         ),
     }
     for name, rows in sets.items():

@@ -1,4 +1,4 @@
-"""An encoder other than AST (SpeechBrain's Xvector) through YAML, model folder, tagger."""
+"""Encoders other than AST (SpeechBrain's Xvector, ECAPA-TDNN) through YAML, model folder, tagger, ONNX."""
 
 import pathlib
 
@@ -205,8 +205,56 @@ def test_model_folder_rebuilds_the_ecapa(tmp_path):
         feats = tagger.mods.mean_var_norm(tagger.mods.compute_features(wavs))
         expected = head(encoder(feats, torch.ones(2))).squeeze(1)
     torch.testing.assert_close(tagger.logits_batch(wavs), expected, atol=1e-3, rtol=0)
-    # ONNX export covers the AST and the Xvector: the ECAPA is refused by name.
-    from speechbrain_ast.tagging.onnx_export import exportable_encoder
 
-    with pytest.raises(ValueError, match="not ECAPA_TDNN: tag and evaluate"):
-        exportable_encoder(tagger.mods.embedding_model)
+
+def test_ecapa_exports_to_onnx_fp32_and_int8(tmp_path, samples):
+    """The ECAPA graph scores real clips like the PyTorch tagger, at any batch size."""
+    import glob
+
+    import onnx
+
+    from speechbrain_ast.audio import load_audio
+    from speechbrain_ast.tagging.onnx_export import export_tagger
+    from speechbrain_ast.tagging.onnx_runtime import OnnxScorer
+
+    torch.manual_seed(0)
+    kwargs = {
+        "input_size": 128,
+        "channels": [16, 16, 16, 16, 48],
+        "attention_channels": 8,
+        "se_channels": 8,
+        "lin_neurons": 16,
+    }
+    encoder = recorded_module(
+        "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN", 128, 100, kwargs
+    )
+    folder = write_model_folder(
+        str(tmp_path / "model"),
+        encoder,
+        ClassificationHead(16, len(LABELS)),
+        LABELS,
+        -6.6,
+        5.4,
+        False,
+        normalization="clip",
+    )
+    tagger = AudioTagger.from_hparams(source=folder)
+    window = tagger.window_samples
+    files = sorted(glob.glob(str(samples / "**" / "*.wav"), recursive=True))
+    clips = [load_audio(path) for path in files]
+    batch = torch.stack([clip[:window] for clip in clips if clip.numel() >= window])
+    short = torch.stack([clip[:4000] for clip in clips[:3]])  # padded to the window
+    assert len(batch) != 2  # the export traces a batch of 2: the axis must stay dynamic
+
+    fp32 = OnnxScorer(export_tagger(tagger, str(tmp_path / "e.onnx")), threads=1)
+    assert "Conv" in {node.op_type for node in onnx.load(fp32.name).graph.node}
+    for wavs in (batch, short, batch[:1]):
+        logits, scores = fp32.run(wavs)
+        torch.testing.assert_close(logits, tagger.logits_batch(wavs), atol=1e-5, rtol=0)
+        torch.testing.assert_close(scores, tagger.score_batch(wavs), atol=1e-5, rtol=0)
+    assert type(tagger.mods.embedding_model).__name__ == "ECAPA_TDNN"
+
+    int8 = OnnxScorer(export_tagger(tagger, str(tmp_path / "q.onnx"), int8=True))
+    assert "MatMulInteger" in {node.op_type for node in onnx.load(int8.name).graph.node}
+    difference = (int8.score_batch(batch) - tagger.score_batch(batch)).abs()
+    assert 0 < difference.max() < 0.05

@@ -61,6 +61,42 @@ def test_ssl_pool_leaves_out_every_test_clip(tmp_path):
     assert pool | tested == {row["path"] for row in speech + esc}
 
 
+def test_rotated_esc10_split_tests_another_fold_and_keeps_recordings_apart(tmp_path):
+    """Two ESC-10 shift sets: each fold in one split, different test folds."""
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "audio").mkdir()
+    records = [
+        (f"{fold}-{clip}-A-0.wav", fold, f"{fold}{clip}", category, esc10)
+        for fold in range(1, 6)
+        for clip in range(4)
+        for category, esc10 in (("dog", "True"), ("cow", "False"))
+    ]
+    with open(tmp_path / "meta" / "esc50.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["filename", "fold", "src_file", "category", "esc10"])
+        for name, fold, source, category, esc10 in records:
+            writer.writerow([f"{category}{name}", fold, source + category, category, esc10])
+            (tmp_path / "audio" / f"{category}{name}").touch()
+    test_folds = []
+    for fold_splits in (
+        small_data_splits.ESC10_FOLD_SPLITS,
+        small_data_splits.ESC10_ROTATED_FOLD_SPLITS,
+    ):
+        rows = small_data_splits.esc50_rows(str(tmp_path), fold_splits, esc10_only=True)
+        assert {row["label"] for row in rows} == {"dog"}
+        groups = {
+            split: {row["group"] for row in rows if row["split"] == split}
+            for split in ("train", "valid", "test")
+        }
+        assert all(groups.values())
+        assert not groups["train"] & (groups["valid"] | groups["test"])
+        assert not groups["valid"] & groups["test"]
+        test_folds.append(
+            {Path(row["path"]).name[3] for row in rows if row["split"] == "test"}
+        )
+    assert test_folds == [{"4"}, {"1"}]
+
+
 def _finished_run(folder, valid_curve, test_accuracy, wall_s, lrs=None):
     folder.mkdir(parents=True)
     lrs = lrs or [6e-4] * len(valid_curve)

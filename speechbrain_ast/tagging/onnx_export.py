@@ -1,4 +1,4 @@
-"""ONNX export of a whole tagger (AST or Xvector): 16 kHz waveform in, class scores out.
+"""ONNX export of a whole tagger (AST, Xvector, ECAPA): 16 kHz audio in, class scores out.
 
 One graph holds everything a model folder's ``AudioTagger`` computes for a
 window of audio: the Kaldi fbank (``KaldiFbank``: clip-mean removal, 25 ms
@@ -20,9 +20,10 @@ The ONNX metadata holds the label names (JSON list), the sample rate, the
 window and the default tagging hop (samples), so a runtime outside Python
 can cut long audio the way ``AudioTagger`` does.
 
-The encoder is an AST or SpeechBrain's ``Xvector`` (``exportable_encoder``;
-the Xvector without the noise its statistics pooling adds, see
-``ExportableXvector``). Each AST attention is written as one
+The encoder is an AST, SpeechBrain's ``Xvector`` or its ``ECAPA_TDNN``
+(``exportable_encoder``; the Xvector without the noise its statistics pooling
+adds, see ``ExportableXvector``; the ECAPA with a batch-dynamic pooling, see
+``ExportableECAPA``). Each AST attention is written as one
 ``com.microsoft.MultiHeadAttention`` node
 (onnxruntime's fused CPU kernel, like PyTorch's fused SDPA); with
 ``attention="standard"`` it is written in plain ONNX ops instead, for other
@@ -224,17 +225,77 @@ class ExportableXvector(nn.Module):
         return x
 
 
+class ExportableECAPA(nn.Module):
+    """SpeechBrain's ``ECAPA_TDNN`` with a batch-dynamic graph (same weights).
+
+    ``ECAPA_TDNN`` builds its pooling mask from a lengths tensor of the batch
+    size, which ``torch.export`` specialises to the example batch. The tagger
+    pads or cuts every window to ``n_frames``, so every frame counts: here the
+    attentive statistics pooling is written without a mask (means over time),
+    which is what the mask of all-ones lengths computes.
+
+    Arguments
+    ---------
+    ecapa : speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
+        The encoder (its layers are reused, not copied).
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
+    >>> ecapa = ECAPA_TDNN(
+    ...     20, channels=[8, 8, 8, 8, 24], attention_channels=4, se_channels=4, lin_neurons=4
+    ... ).eval()
+    >>> feats = torch.randn(2, 50, 20)
+    >>> torch.allclose(ExportableECAPA(ecapa)(feats), ecapa(feats), atol=1e-5)
+    True
+    """
+
+    def __init__(self, ecapa):
+        super().__init__()
+        self.blocks = nn.ModuleList(ecapa.blocks)
+        self.mfa = ecapa.mfa
+        self.asp = ecapa.asp
+        self.asp_bn = ecapa.asp_bn
+        self.fc = ecapa.fc
+
+    def pool(self, x):
+        """Attentive mean and standard deviation of ``[B, C, T]`` as ``[B, 2C, 1]``."""
+        eps = self.asp.eps
+        if self.asp.global_context:
+            mean = x.mean(dim=2, keepdim=True)
+            std = (x - mean).pow(2).mean(dim=2, keepdim=True).clamp(eps).sqrt()
+            attn = torch.cat([x, mean.expand_as(x), std.expand_as(x)], dim=1)
+        else:
+            attn = x
+        weights = torch.softmax(self.asp.conv(self.asp.tanh(self.asp.tdnn(attn))), dim=2)
+        mean = (weights * x).sum(dim=2)
+        std = (weights * (x - mean.unsqueeze(2)).pow(2)).sum(dim=2).clamp(eps).sqrt()
+        return torch.cat([mean, std], dim=1).unsqueeze(2)
+
+    def forward(self, feats):
+        """Embed ``[B, T, n_mels]`` features as ``[B, 1, D]``."""
+        x = feats.transpose(1, 2)
+        outputs = []
+        for block in self.blocks:
+            x = block(x)
+            outputs.append(x)
+        x = self.mfa(torch.cat(outputs[1:], dim=1))
+        x = self.fc(self.asp_bn(self.pool(x)))
+        return x.transpose(1, 2)
+
+
 def exportable_encoder(embedding_model, attention="onnxruntime"):
-    """The encoder as the ONNX graph computes it: an AST or SpeechBrain's Xvector.
+    """The encoder as the ONNX graph computes it: an AST, Xvector or ECAPA-TDNN.
 
     Arguments
     ---------
     embedding_model : torch.nn.Module
-        An ``AudioSpectrogramTransformer`` or a SpeechBrain ``Xvector``.
+        An ``AudioSpectrogramTransformer``, a SpeechBrain ``Xvector`` or
+        ``ECAPA_TDNN``.
     attention : str
         For an AST: ``"onnxruntime"`` swaps each attention for
         ``FusedAttention`` (on a copy, the caller's encoder is unchanged);
-        ``"standard"`` keeps it. Ignored for the Xvector.
+        ``"standard"`` keeps it. Ignored for the Xvector and the ECAPA.
 
     Returns
     -------
@@ -249,15 +310,18 @@ def exportable_encoder(embedding_model, attention="onnxruntime"):
     >>> exportable_encoder(torch.nn.Linear(2, 2))
     Traceback (most recent call last):
     ...
-    ValueError: ONNX export covers AST and Xvector encoders, not Linear: tag and evaluate this model folder with the PyTorch backend
+    ValueError: ONNX export covers AST, Xvector and ECAPA-TDNN encoders, not Linear: tag and evaluate this model folder with the PyTorch backend
     """
+    from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
     from speechbrain.lobes.models.Xvector import Xvector
 
     if isinstance(embedding_model, Xvector):
         return ExportableXvector(embedding_model)
+    if isinstance(embedding_model, ECAPA_TDNN):
+        return ExportableECAPA(embedding_model)
     if not isinstance(embedding_model, AudioSpectrogramTransformer):
         raise ValueError(
-            "ONNX export covers AST and Xvector encoders, not "
+            "ONNX export covers AST, Xvector and ECAPA-TDNN encoders, not "
             f"{type(embedding_model).__name__}: tag and evaluate this model "
             "folder with the PyTorch backend"
         )
@@ -373,8 +437,8 @@ class WaveformTagger(nn.Module):
     mean_var_norm : FixedNormalization
         The folder's normalisation.
     embedding_model : torch.nn.Module
-        The encoder: an ``AudioSpectrogramTransformer`` or SpeechBrain's
-        ``Xvector`` (``exportable_encoder``).
+        The encoder: an ``AudioSpectrogramTransformer``, SpeechBrain's
+        ``Xvector`` or ``ECAPA_TDNN`` (``exportable_encoder``).
     classifier : ClassificationHead
         The head.
     multi_label : bool
