@@ -41,12 +41,15 @@ DATASETS = ("esc50_fold5", "speech_commands_speakers", "spoken_digits_speakers")
 SHIFT_DATASETS = (
     "speech_commands_4speakers",
     "esc10_recording_folds",
-    "esc10_recording_folds_test1",
+    *(f"esc10_recording_folds_test{fold}" for fold in (1, 2, 3, 5)),
 )
 TITLES = {
     "speech_commands_4speakers": "Shift: 35 words, 4 training speakers, tested on 175 unseen",
     "esc10_recording_folds": "Shift: ESC-10, folds 1-2 train, 3 valid, 4 test",
     "esc10_recording_folds_test1": "Shift: ESC-10, folds 3-4 train, 5 valid, 1 test",
+    "esc10_recording_folds_test2": "Shift: ESC-10, folds 4-5 train, 1 valid, 2 test",
+    "esc10_recording_folds_test3": "Shift: ESC-10, folds 5, 1 train, 2 valid, 3 test",
+    "esc10_recording_folds_test5": "Shift: ESC-10, folds 2-3 train, 4 valid, 5 test",
     "esc50_fold5": "ESC-50 fold 5 (train folds 1-3, valid fold 4)",
     "speech_commands_speakers": "Speech Commands subset, 35 words, split by speaker",
     "spoken_digits_speakers": "Spoken digits (Speech Commands zero-nine), split by speaker",

@@ -17,9 +17,11 @@ script and does not change with the training seed:
   other speaker (none of them heard in training or validation).
 * ``esc10_recording_folds.csv`` (a shift test): the ten ESC-10 classes of
   ESC-50, folds 1-2 train, fold 3 validation, fold 4 test (recording-disjoint).
-* ``esc10_recording_folds_test1.csv`` (the same shift test rotated by two
-  folds): folds 3-4 train, fold 5 validation, fold 1 test, so a second test
-  fold shows how much of a score is the fold (80 test clips each).
+* ``esc10_recording_folds_test{1,2,3,5}.csv`` (the same shift test
+  rotated): two consecutive folds train, the next validates, the one after
+  tests (test fold 1: folds 3-4 train, fold 5 validation), so over the five
+  files every fold is tested once, as in the usual 5-fold ESC protocol; one
+  fold of 80 clips cannot tell a 5-point difference from the fold itself.
 * ``ssl_pool.csv``: unlabeled audio for ``recipes/SSL`` (a ``path`` column):
   every clip above that is in no test split (ESC-50 folds 1-4, the Speech
   Commands clips of training and validation speakers).
@@ -62,7 +64,37 @@ ESC50_FOLD_SPLITS = {
     "5": "test",
 }
 ESC10_FOLD_SPLITS = {"1": "train", "2": "train", "3": "valid", "4": "test"}
-ESC10_ROTATED_FOLD_SPLITS = {"3": "train", "4": "train", "5": "valid", "1": "test"}
+
+def rotated_fold_splits(test_fold, n_folds=5):
+    """Fold -> split with ``test_fold`` tested, the fold before it validating.
+
+    Arguments
+    ---------
+    test_fold : int
+        The fold to test (1-based).
+    n_folds : int
+        Folds in the dataset.
+
+    Returns
+    -------
+    dict
+        Two training folds, one validation fold and the test fold.
+
+    Example
+    -------
+    >>> rotated_fold_splits(4) == ESC10_FOLD_SPLITS
+    True
+    >>> rotated_fold_splits(1)
+    {'3': 'train', '4': 'train', '5': 'valid', '1': 'test'}
+    """
+    order = ("train", "train", "valid", "test")
+    return {
+        str((test_fold - 4 + offset) % n_folds + 1): split
+        for offset, split in enumerate(order)
+    }
+
+
+ESC10_TEST_FOLDS = (1, 2, 3, 5)  # fold 4 is ``esc10_recording_folds.csv``
 TRAIN_SPEAKERS = 4
 
 
@@ -251,10 +283,11 @@ def main(argv=None):
         "esc10_recording_folds.csv": esc50_rows(
             esc50, ESC10_FOLD_SPLITS, esc10_only=True
         ),
-        "esc10_recording_folds_test1.csv": esc50_rows(
-            esc50, ESC10_ROTATED_FOLD_SPLITS, esc10_only=True
-        ),
     }
+    for fold in ESC10_TEST_FOLDS:
+        shift_sets[f"esc10_recording_folds_test{fold}.csv"] = esc50_rows(
+            esc50, rotated_fold_splits(fold), esc10_only=True
+        )
     for name, rows in sets.items():
         print(write_csv(rows, os.path.join(args.out, name)))
     for name, rows in shift_sets.items():

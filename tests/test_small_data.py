@@ -61,8 +61,8 @@ def test_ssl_pool_leaves_out_every_test_clip(tmp_path):
     assert pool | tested == {row["path"] for row in speech + esc}
 
 
-def test_rotated_esc10_split_tests_another_fold_and_keeps_recordings_apart(tmp_path):
-    """Two ESC-10 shift sets: each fold in one split, different test folds."""
+def test_rotated_esc10_splits_test_every_fold_once_and_keep_recordings_apart(tmp_path):
+    """The five ESC-10 shift sets: each fold in one split, each fold tested once."""
     (tmp_path / "meta").mkdir()
     (tmp_path / "audio").mkdir()
     records = [
@@ -78,10 +78,10 @@ def test_rotated_esc10_split_tests_another_fold_and_keeps_recordings_apart(tmp_p
             writer.writerow([f"{category}{name}", fold, source + category, category, esc10])
             (tmp_path / "audio" / f"{category}{name}").touch()
     test_folds = []
-    for fold_splits in (
-        small_data_splits.ESC10_FOLD_SPLITS,
-        small_data_splits.ESC10_ROTATED_FOLD_SPLITS,
-    ):
+    for fold_splits in [small_data_splits.ESC10_FOLD_SPLITS] + [
+        small_data_splits.rotated_fold_splits(fold)
+        for fold in small_data_splits.ESC10_TEST_FOLDS
+    ]:
         rows = small_data_splits.esc50_rows(str(tmp_path), fold_splits, esc10_only=True)
         assert {row["label"] for row in rows} == {"dog"}
         groups = {
@@ -94,7 +94,7 @@ def test_rotated_esc10_split_tests_another_fold_and_keeps_recordings_apart(tmp_p
         test_folds.append(
             {Path(row["path"]).name[3] for row in rows if row["split"] == "test"}
         )
-    assert test_folds == [{"4"}, {"1"}]
+    assert test_folds == [{"4"}, {"1"}, {"2"}, {"3"}, {"5"}]
 
 
 def _finished_run(folder, valid_curve, test_accuracy, wall_s, lrs=None):
