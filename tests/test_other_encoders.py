@@ -178,8 +178,8 @@ def test_ecapa_yaml_differs_from_the_xvector_one_in_the_encoder_only():
     assert ecapa["classifier"](embeddings).squeeze(1).shape == (2, 10)
 
 
-def test_model_folder_rebuilds_the_ecapa(tmp_path):
-    """A trained ECAPA exports, reloads with the same weights and tags like before."""
+def _ecapa_folder(tmp_path, **options):
+    """A random small ECAPA-TDNN model folder: ``(encoder, head, folder)``."""
     torch.manual_seed(0)
     kwargs = {
         "input_size": 128,
@@ -193,8 +193,14 @@ def test_model_folder_rebuilds_the_ecapa(tmp_path):
     ).eval()
     head = ClassificationHead(16, len(LABELS)).eval()
     folder = write_model_folder(
-        str(tmp_path / "model"), encoder, head, LABELS, -6.6, 5.4, False
+        str(tmp_path / "model"), encoder, head, LABELS, -6.6, 5.4, False, **options
     )
+    return encoder, head, folder
+
+
+def test_model_folder_rebuilds_the_ecapa(tmp_path):
+    """A trained ECAPA exports, reloads with the same weights and tags like before."""
+    encoder, head, folder = _ecapa_folder(tmp_path)
     text = (tmp_path / "model" / "hyperparams.yaml").read_text()
     assert "!new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN" in text
     tagger = AudioTagger.from_hparams(source=folder)
@@ -217,27 +223,7 @@ def test_ecapa_exports_to_onnx_fp32_and_int8(tmp_path, samples):
     from speechbrain_ast.tagging.onnx_export import export_tagger
     from speechbrain_ast.tagging.onnx_runtime import OnnxScorer
 
-    torch.manual_seed(0)
-    kwargs = {
-        "input_size": 128,
-        "channels": [16, 16, 16, 16, 48],
-        "attention_channels": 8,
-        "se_channels": 8,
-        "lin_neurons": 16,
-    }
-    encoder = recorded_module(
-        "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN", 128, 100, kwargs
-    )
-    folder = write_model_folder(
-        str(tmp_path / "model"),
-        encoder,
-        ClassificationHead(16, len(LABELS)),
-        LABELS,
-        -6.6,
-        5.4,
-        False,
-        normalization="clip",
-    )
+    _, _, folder = _ecapa_folder(tmp_path, normalization="clip")
     tagger = AudioTagger.from_hparams(source=folder)
     window = tagger.window_samples
     files = sorted(glob.glob(str(samples / "**" / "*.wav"), recursive=True))
