@@ -92,24 +92,30 @@ def test_xvector_yaml_builds_the_same_pipeline_as_the_ast_one():
     assert xvector["classifier"](embeddings).squeeze(1).shape == (2, 10)
 
 
-def test_xvector_exports_to_onnx_fp32_and_int8(tmp_path, samples):
-    """The graph computes the PyTorch tagger's scores, without SpeechBrain's pooling noise."""
+def _sample_windows(samples, window):
+    """Real clips of ``tests/samples``: full windows and 3 short (padded) clips."""
     import glob
 
+    from speechbrain_ast.audio import load_audio
+
+    files = sorted(glob.glob(str(samples / "**" / "*.wav"), recursive=True))
+    clips = [load_audio(path) for path in files]
+    batch = torch.stack([clip[:window] for clip in clips if clip.numel() >= window])
+    short = torch.stack([clip[:4000] for clip in clips[:3]])
+    return batch, short
+
+
+def test_xvector_exports_to_onnx_fp32_and_int8(tmp_path, samples):
+    """The graph computes the PyTorch tagger's scores, without SpeechBrain's pooling noise."""
     import onnx
 
-    from speechbrain_ast.audio import load_audio
     from speechbrain_ast.tagging.onnx_export import WaveformTagger, export_tagger
     from speechbrain_ast.tagging.onnx_runtime import OnnxScorer
 
     torch.manual_seed(0)
     folder = _xvector_folder(tmp_path, normalization="clip")
     tagger = AudioTagger.from_hparams(source=folder)
-    window = tagger.window_samples
-    files = sorted(glob.glob(str(samples / "**" / "*.wav"), recursive=True))
-    clips = [load_audio(path) for path in files]
-    batch = torch.stack([clip[:window] for clip in clips if clip.numel() >= window])
-    short = torch.stack([clip[:4000] for clip in clips[:3]])  # padded to the window
+    batch, short = _sample_windows(samples, tagger.window_samples)
 
     fp32 = OnnxScorer(export_tagger(tagger, str(tmp_path / "x.onnx")), threads=1)
     ops = {node.op_type for node in onnx.load(fp32.name).graph.node}
@@ -215,21 +221,14 @@ def test_model_folder_rebuilds_the_ecapa(tmp_path):
 
 def test_ecapa_exports_to_onnx_fp32_and_int8(tmp_path, samples):
     """The ECAPA graph scores real clips like the PyTorch tagger, at any batch size."""
-    import glob
-
     import onnx
 
-    from speechbrain_ast.audio import load_audio
     from speechbrain_ast.tagging.onnx_export import export_tagger
     from speechbrain_ast.tagging.onnx_runtime import OnnxScorer
 
     _, _, folder = _ecapa_folder(tmp_path, normalization="clip")
     tagger = AudioTagger.from_hparams(source=folder)
-    window = tagger.window_samples
-    files = sorted(glob.glob(str(samples / "**" / "*.wav"), recursive=True))
-    clips = [load_audio(path) for path in files]
-    batch = torch.stack([clip[:window] for clip in clips if clip.numel() >= window])
-    short = torch.stack([clip[:4000] for clip in clips[:3]])  # padded to the window
+    batch, short = _sample_windows(samples, tagger.window_samples)
     assert len(batch) != 2  # the export traces a batch of 2: the axis must stay dynamic
 
     fp32 = OnnxScorer(export_tagger(tagger, str(tmp_path / "e.onnx")), threads=1)
