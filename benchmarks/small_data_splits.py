@@ -65,6 +65,7 @@ ESC50_FOLD_SPLITS = {
 }
 ESC10_FOLD_SPLITS = {"1": "train", "2": "train", "3": "valid", "4": "test"}
 
+
 def rotated_fold_splits(test_fold, n_folds=5):
     """Fold -> split with ``test_fold`` tested, the fold before it validating.
 
