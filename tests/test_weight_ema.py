@@ -163,3 +163,25 @@ def test_the_recipe_validates_and_exports_the_average(tmp_path, recipe):
     # The raw weights the optimizer stepped are kept beside it, and differ.
     # (the average keeps [encoder, head] as one ModuleList: keys "0." and "1.")
     assert not torch.equal(raw["0." + name], validated[name])
+
+
+@pytest.mark.parametrize("encoder", ["ast", "xvector", "ecapa"])
+def test_custom_data_yamls_pass_the_decay_warm_up_to_the_average(encoder):
+    """``ema_warmup_power`` reaches timm's decay ramp (it, not ``ema_decay``,
+    sets the memory of a 3,000-step run)."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    path = REPO / f"recipes/CustomData/hparams/{encoder}_small_scratch.yaml"
+    for power in (None, 1.0):
+        overrides = {"data_folder": "unused"}
+        if power is not None:
+            overrides["ema_warmup_power"] = power
+        with open(path) as handle:
+            hparams = load_hyperpyyaml(handle, overrides)
+        average = hparams["weight_ema"].average
+        assert average.warmup_power == (power or hparams["ema_warmup_power"])
+        # With the shipped 0.75 the ramp is still under ema_decay at step 3,000.
+        if power is None:
+            assert average.get_decay(3000) < hparams["ema_decay"]
+        else:
+            assert average.get_decay(600) == pytest.approx(hparams["ema_decay"])

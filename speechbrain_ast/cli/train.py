@@ -27,8 +27,8 @@ HPARAMS = {
     "small models measured on four small sets, new speakers and recordings "
     "included (benchmarks/RESULTS.md)",
     "ecapa_small_scratch": "SpeechBrain's ECAPA-TDNN from scratch, same recipe "
-    "and size as the Xvector, no downloads (CPU): higher on validation on ESC-50 "
-    "and a 35-word speaker split, lower on two shift sets; PyTorch backend only",
+    "and size as the Xvector, no downloads (CPU): higher on validation on five "
+    "of eight small sets (ESC-50, ESC-10, a 35-word speaker split), lower on two",
     "ast_small_scratch": "a small AST from scratch, same recipe and size, no "
     "downloads (CPU): 10-13 points under the Xvector on validation on those sets",
 }

@@ -42,12 +42,15 @@ class WeightEMA:
         The modules averaged together (encoder and head).
     decay : float
         The largest decay per optimizer step (0.998: an average over about
-        the last 500 steps). 0 switches the average off: ``update`` and the
-        swaps do nothing and the raw weights are validated and exported.
+        the last 500 steps, once the warm-up has reached it). 0 switches the
+        average off: ``update`` and the swaps do nothing and the raw weights
+        are validated and exported.
     warmup_power : float
         timm's decay warm-up, ``1 - (1 + step) ** -warmup_power`` up to
         ``decay``: the average starts as the weights of step 1 and lengthens
-        its memory as training goes on (3/4: decay 0.99 at step 460).
+        its memory as training goes on (3/4: decay 0.99 at step 460 and
+        0.998 at step 3,970; 1: the plain mean of all steps until ``decay``,
+        reached at step 500 for 0.998).
 
     Example
     -------
