@@ -291,7 +291,7 @@ def test_the_train_command_reports_a_missing_folder(tmp_path):
 
 
 @pytest.mark.parametrize("init", ["audioset", "ssl"])
-def test_the_train_command_refuses_pretrained_weights_for_the_xvector(tmp_path, init):
+def test_the_train_command_refuses_pretrained_weights_for_the_default_cnn(tmp_path, init):
     """The default YAML's encoder has no pretrained weights: a clear error before any preparation."""
     done = subprocess.run(
         [sys.executable, "-m", "speechbrain_ast.cli", "train", str(tmp_path), "--output", str(tmp_path / "o"), "--init", init],
@@ -299,6 +299,6 @@ def test_the_train_command_refuses_pretrained_weights_for_the_xvector(tmp_path, 
     )  # fmt: skip
     assert done.returncode == 2
     expected = "ast_small_scratch" if init == "ssl" else "ast"
-    assert done.stderr.strip().startswith(f"error: --init {init}: xvector_small_scratch")
+    assert done.stderr.strip().startswith(f"error: --init {init}: ecapa_small_scratch")
     assert f"use --hparams {expected} for --init {init}" in done.stderr
     assert not (tmp_path / "o").exists()

@@ -109,6 +109,7 @@ def test_bad_arguments():
     [
         ("ESC50", "ast_small_scratch"),
         ("ESC50", "xvector_small_scratch"),
+        ("ESC50", "ecapa_small_scratch"),
         ("SpeechCommands", "ast_small_scratch"),
     ],
 )

@@ -228,6 +228,7 @@ def test_audioset_init_without_a_source_fails_when_training_starts(
     [
         "recipes/ESC50/hparams/ast_small_scratch.yaml",
         "recipes/ESC50/hparams/xvector_small_scratch.yaml",
+        "recipes/ESC50/hparams/ecapa_small_scratch.yaml",
         "recipes/SpeechCommands/hparams/ast_small_scratch.yaml",
     ],
 )

@@ -59,6 +59,7 @@ from speechbrain_ast.training.settings import (
     with_derived_values,
 )
 from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
+from speechbrain_ast.training.train_loader import without_single_clip_batch
 
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
@@ -539,7 +540,12 @@ if __name__ == "__main__":
         brain.hparams.epoch_counter,
         datasets["train"],
         datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_options"],
+        # A one-clip last batch breaks the ECAPA's BatchNorm after pooling.
+        train_loader_kwargs=without_single_clip_batch(
+            hparams["train_dataloader_options"],
+            len(datasets["train"]),
+            world_size(),
+        ),
         valid_loader_kwargs=hparams["valid_dataloader_options"],
     )
     # Test scores (best-validation, and the weight average after its

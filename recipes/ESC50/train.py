@@ -36,6 +36,7 @@ from speechbrain_ast.training.distributed import (
     finish_distributed,
     gather_tagging_stats,
     init_distributed,
+    world_size,
 )
 from speechbrain_ast.training.final_evaluation import evaluate_and_export
 from speechbrain_ast.training.history import StepTimer
@@ -43,6 +44,7 @@ from speechbrain_ast.training.metrics import TaggingStats
 from speechbrain_ast.training.mixup_partners import mixup_partners
 from speechbrain_ast.training.run_options import checked_run_options
 from speechbrain_ast.training.sharded_evaluation import ShardedEvaluationBrain
+from speechbrain_ast.training.train_loader import without_single_clip_batch
 
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
@@ -302,7 +304,12 @@ if __name__ == "__main__":
         brain.hparams.epoch_counter,
         datasets["train"],
         datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_options"],
+        # A one-clip last batch breaks the ECAPA's BatchNorm after pooling.
+        train_loader_kwargs=without_single_clip_batch(
+            hparams["train_dataloader_options"],
+            len(datasets["train"]),
+            world_size(),
+        ),
         valid_loader_kwargs=hparams["valid_dataloader_options"],
     )
     # The paper's "cum" number: ensemble of every epoch's model on the
