@@ -235,7 +235,7 @@ def test_the_train_command_trains_exports_and_the_model_tags(samples, tmp_path):
         sys.executable, "-m", "speechbrain_ast.cli", "train",
         str(samples / "speech_commands_v0.02"), "--output", str(output),
         "--epochs", "1", "--device", "cpu",
-        "--", "--embed_dim", "16", "--tdnn_width", "32", "--noprogressbar",
+        "--", "--embed_dim", "16", "--ecapa_width", "16", "--ecapa_attention", "8", "--noprogressbar",
     ]  # fmt: skip
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, cwd=tmp_path
@@ -244,7 +244,7 @@ def test_the_train_command_trains_exports_and_the_model_tags(samples, tmp_path):
     results = json.loads((output / "results.json").read_text())
     assert "accuracy" in results["best_valid"]
     assert results["chosen_epoch"] == 1 and results["n_classes"] == 3
-    assert "Xvector" in (output / "model" / "hyperparams.yaml").read_text()
+    assert "ECAPA_TDNN" in (output / "model" / "hyperparams.yaml").read_text()
     assert results["chance"]["uniform"] == pytest.approx(1 / 3, abs=1e-6)
     # The run explains itself: plan and ETA in the log, summary.md, its last lines printed.
     log = (output / "log.txt").read_text()

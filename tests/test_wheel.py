@@ -125,7 +125,7 @@ def test_the_installed_wheel_trains_and_evaluates_outside_the_checkout(
     trained = subprocess.run(
         [str(target / "bin" / "speechbrain-ast"), "train", str(data), "--output", str(output),
          "--epochs", "1", "--device", "cpu",
-         "--", "--embed_dim", "16", "--tdnn_width", "32", "--noprogressbar",
+         "--", "--embed_dim", "16", "--ecapa_width", "16", "--ecapa_attention", "8", "--noprogressbar",
          "--summary_baseline", "False", "--check_leakage", "False"],
         env=env, capture_output=True, text=True, cwd=work,
     )  # fmt: skip
