@@ -115,13 +115,18 @@ def train(csv_path, output, seed, hparams, threads, overrides):
     return info
 
 
+def model_frames(save_folder):
+    """The input length (frames) a run's model saw, from its ``data_config.yaml``."""
+    with open(os.path.join(save_folder, "data_config.yaml"), encoding="utf-8") as f:
+        return next(
+            int(line.split(":")[1]) for line in f if line.startswith("n_frames:")
+        )
+
+
 def baseline(save_folder, output):
     """``baseline_logmel.py`` on a run's split (cached in ``output``)."""
     if not os.path.isfile(output):
-        with open(os.path.join(save_folder, "data_config.yaml"), encoding="utf-8") as f:
-            n_frames = next(
-                int(line.split(":")[1]) for line in f if line.startswith("n_frames:")
-            )
+        n_frames = model_frames(save_folder)
         subprocess.run(
             [
                 sys.executable,

@@ -115,7 +115,9 @@ def run_baseline(save_folder, n_frames=None, seed=0):
     Returns
     -------
     dict
-        Metric name, chosen ``C``, validation and test scores, clip counts.
+        Metric name, chosen ``C``, validation and test scores, clip counts,
+        and ``test_predictions`` (single-label: the predicted class of each
+        test clip, ``file`` and ``predicted``; None for multi-label).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
@@ -124,10 +126,10 @@ def run_baseline(save_folder, n_frames=None, seed=0):
 
     classes = read_classes(os.path.join(save_folder, "classes.txt"))
     class_index = {name: index for index, name in enumerate(classes)}
-    data = {}
+    data, split_paths = {}, {}
     for split in ("train", "valid", "test"):
-        paths, targets = read_split(save_folder, split, class_index)
-        data[split] = (clip_features(paths, n_frames), targets)
+        split_paths[split], targets = read_split(save_folder, split, class_index)
+        data[split] = (clip_features(split_paths[split], n_frames), targets)
     multi_label = bool((data["train"][1].sum(1) > 1).any())
     results = {}
     for c in C_GRID:
@@ -146,11 +148,19 @@ def run_baseline(save_folder, n_frames=None, seed=0):
         )
     best_c = max(C_GRID, key=lambda c: (results[c][0], -c))
     valid_score, model = results[best_c]
-    test_score = None
+    test_score, test_predictions = None, None
     if len(data["test"][0]):
-        test_score = score(
-            model[-1], model[0].transform(data["test"][0]), data["test"][1], multi_label
-        )
+        test_features = model[0].transform(data["test"][0])
+        test_score = score(model[-1], test_features, data["test"][1], multi_label)
+        if not multi_label:
+            # per clip, so that a model can be compared with it clip by clip
+            # (benchmarks/paired_accuracy.py)
+            test_predictions = [
+                {"file": path, "predicted": classes[index]}
+                for path, index in zip(
+                    split_paths["test"], model[-1].predict(test_features)
+                )
+            ]
     return {
         "metric": "mAP" if multi_label else "accuracy",
         "C": best_c,
@@ -158,4 +168,5 @@ def run_baseline(save_folder, n_frames=None, seed=0):
         "test": test_score,
         "clips": {split: len(data[split][0]) for split in data},
         "n_frames": n_frames,
+        "test_predictions": test_predictions,
     }
