@@ -173,6 +173,11 @@ def baseline_predictions(dataset_folder, save_folder):
     if not cached.get("test_predictions"):
         torch.set_num_threads(1)  # as baseline_logmel.py fits it
         result = run_baseline(save_folder, model_frames(save_folder))
+        if result["test_predictions"] is None:
+            raise ValueError(
+                f"{save_folder}: multi-label (mAP): there is no per-clip accuracy "
+                "to compare"
+            )
         if cached and abs(result["test"] - cached["test"]) > 1e-9:
             # The fbank's float sums, and so a clip near the regression's
             # boundary, depend on the code and thread count of the first fit:
