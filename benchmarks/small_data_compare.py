@@ -351,7 +351,7 @@ def main(argv=None):
         "--hparams",
         default="ast_small_scratch",
         help="the custom-data YAML (default: ast_small_scratch, the rows measured "
-        "first; xvector_small_scratch is the default of speechbrain-ast train)",
+        "first; ecapa_small_scratch is the default of speechbrain-ast train)",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--table", action="store_true", help="only write the table")
