@@ -243,3 +243,27 @@ def test_ecapa_exports_to_onnx_fp32_and_int8(tmp_path, samples):
     assert "MatMulInteger" in {node.op_type for node in onnx.load(int8.name).graph.node}
     difference = (int8.score_batch(batch) - tagger.score_batch(batch)).abs()
     assert 0 < difference.max() < 0.05
+
+
+@pytest.mark.parametrize("kind", ["xvector", "ecapa"])
+def test_a_clip_scores_the_same_alone_and_beside_a_longer_one(tmp_path, kind):
+    """The pooled CNNs see the whole n_frames window, whatever else is in the batch.
+
+    Given the batch's relative lengths, SpeechBrain's pooling would read them
+    as a share of the fixed window: a 0.125 s clip padded beside a 1 s one
+    would pool over an eighth of the window, alone over all of it.
+    """
+    torch.manual_seed(0)
+    if kind == "xvector":
+        folder = _xvector_folder(tmp_path, normalization="clip")
+    else:
+        folder = _ecapa_folder(tmp_path, normalization="clip")[2]
+    tagger = AudioTagger.from_hparams(source=folder)
+    wavs = torch.zeros(2, 16000)
+    wavs[0] = torch.randn(16000)
+    wavs[1, :2000] = torch.randn(2000)
+    beside = tagger.logits_batch(wavs, torch.tensor([1.0, 0.125]))
+    alone = tagger.logits_batch(wavs[1:, :2000])
+    # 1e-3: the Xvector's pooling adds noise of up to 9e-5 on every call.
+    torch.testing.assert_close(beside[1:], alone, atol=1e-3, rtol=0)
+    torch.testing.assert_close(beside[:1], tagger.logits_batch(wavs[:1]), atol=1e-3, rtol=0)

@@ -68,7 +68,11 @@ class SpeechCommandsBrain(ShardedEvaluationBrain):
         feats = self.modules.mean_var_norm(feats, lens)
         if stage == sb.Stage.TRAIN:
             feats = self.hparams.feature_noise(feats)
-        embeddings = self.modules.embedding_model(feats, lens)
+        # No lengths: the window is n_frames for every clip, all of them count
+        # (as in the ONNX graph); SpeechBrain's pooled CNNs would read the
+        # batch's relative lengths as a share of that window, so a clip's
+        # embedding would depend on the clips beside it.
+        embeddings = self.modules.embedding_model(feats)
         logits = self.modules.classifier(embeddings).squeeze(1)
         return logits, targets
 

@@ -95,7 +95,8 @@ class BatchScoring:
         with torch.no_grad(), self.inference_ctx:
             feats = self.mods.compute_features(wavs, wav_lens)
             feats = self.mods.mean_var_norm(feats, wav_lens)
-            embeddings = self.mods.embedding_model(feats, wav_lens)
+            # Every frame of the n_frames window counts (see the recipes).
+            embeddings = self.mods.embedding_model(feats)
             if normalize:
                 embeddings = self.hparams.mean_var_norm_emb(
                     embeddings, torch.ones(embeddings.shape[0], device=self.device)
