@@ -22,6 +22,11 @@ script and does not change with the training seed:
   tests (test fold 1: folds 3-4 train, fold 5 validation), so over the five
   files every fold is tested once, as in the usual 5-fold ESC protocol; one
   fold of 80 clips cannot tell a 5-point difference from the fold itself.
+* ``esc10_trimmed.csv`` (a shift test of clip lengths): the split of
+  ``esc10_recording_folds.csv`` with each clip's leading and trailing
+  digital silence cut (ESC-50 pads short events to 5 s with zeros), written
+  as WAVs under ``esc10_trimmed_audio/``: clips of 0.25-5 s, as in a
+  user's own data, where the 5-second sets give every clip the same length.
 * ``ssl_pool.csv``: unlabeled audio for ``recipes/SSL`` (a ``path`` column):
   every clip above that is in no test split (ESC-50 folds 1-4, the Speech
   Commands clips of training and validation speakers).
@@ -247,6 +252,55 @@ def few_speaker_split(rows, n_train=TRAIN_SPEAKERS):
     return rows
 
 
+def trimmed_rows(rows, audio_dir, silence=1e-4, min_seconds=0.25):
+    """Copy each clip without its leading and trailing digital silence.
+
+    Arguments
+    ---------
+    rows : list of dict
+        ``path,label,split,group`` rows.
+    audio_dir : str
+        Folder for the trimmed WAVs (created).
+    silence : float
+        Samples of at most this magnitude at either end are cut.
+    min_seconds : float
+        A clip left shorter (or silent throughout) is zero-padded to this.
+
+    Returns
+    -------
+    list of dict
+        The rows with ``path`` on the trimmed copies.
+
+    Example
+    -------
+    >>> import numpy as np, soundfile, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> clip = np.zeros(16000, dtype="float32"); clip[4000:12000] = 0.5
+    >>> soundfile.write(f"{folder}/a.flac", clip, 16000)
+    >>> rows = trimmed_rows([{"path": f"{folder}/a.flac", "label": "x"}], f"{folder}/out")
+    >>> soundfile.info(rows[0]["path"]).frames
+    8000
+    """
+    import numpy as np
+    import soundfile
+
+    os.makedirs(audio_dir, exist_ok=True)
+    trimmed = []
+    for row in rows:
+        audio, rate = soundfile.read(row["path"], dtype="float32")
+        loud = np.flatnonzero(np.abs(audio) > silence)
+        if len(loud):
+            audio = audio[loud[0] : loud[-1] + 1]
+        shortest = int(min_seconds * rate)
+        if len(loud) == 0 or len(audio) < shortest:
+            audio = np.pad(audio[:shortest], (0, shortest - len(audio[:shortest])))
+        name = os.path.splitext(os.path.basename(row["path"]))[0] + ".wav"
+        out = os.path.join(audio_dir, name)
+        soundfile.write(out, audio, rate)
+        trimmed.append(dict(row, path=out))
+    return trimmed
+
+
 def write_csv(rows, path):
     """Write ``path,label,split,group`` rows; return a one-line summary."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -285,6 +339,10 @@ def main(argv=None):
             esc50, ESC10_FOLD_SPLITS, esc10_only=True
         ),
     }
+    shift_sets["esc10_trimmed.csv"] = trimmed_rows(
+        shift_sets["esc10_recording_folds.csv"],
+        os.path.join(args.out, "esc10_trimmed_audio"),
+    )
     for fold in ESC10_TEST_FOLDS:
         shift_sets[f"esc10_recording_folds_test{fold}.csv"] = esc50_rows(
             esc50, rotated_fold_splits(fold), esc10_only=True
