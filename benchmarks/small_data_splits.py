@@ -27,6 +27,12 @@ script and does not change with the training seed:
   digital silence cut (ESC-50 pads short events to 5 s with zeros), written
   as WAVs under ``esc10_trimmed_audio/``: clips of 0.25-5 s, as in a
   user's own data, where the 5-second sets give every clip the same length.
+* ``speech_commands_speakers_trimmed.csv`` (a shift test of clip lengths):
+  the speaker split with each clip cut to its word (the 10 ms frames at
+  either end more than 30 dB under the loudest dropped), under
+  ``speech_commands_trimmed_audio/``: words of different lengths, each
+  padded by a different amount, where the 1-second clips mostly fill the
+  window.
 * ``ssl_pool.csv``: unlabeled audio for ``recipes/SSL`` (a ``path`` column):
   every clip above that is in no test split (ESC-50 folds 1-4, the Speech
   Commands clips of training and validation speakers).
@@ -252,8 +258,13 @@ def few_speaker_split(rows, n_train=TRAIN_SPEAKERS):
     return rows
 
 
-def trimmed_rows(rows, audio_dir, silence=1e-4, min_seconds=0.25):
-    """Copy each clip without its leading and trailing digital silence.
+def trimmed_rows(rows, audio_dir, silence=1e-4, min_seconds=0.25, top_db=None):
+    """Copy each clip without its leading and trailing silence.
+
+    Digital silence (``top_db`` None) or, for recordings with a noise floor,
+    every 10 ms frame at either end whose RMS is more than ``top_db`` under
+    the clip's loudest frame (the word of a spoken-word clip, as in sets
+    whose clips were cut to the word).
 
     Arguments
     ---------
@@ -265,6 +276,8 @@ def trimmed_rows(rows, audio_dir, silence=1e-4, min_seconds=0.25):
         Samples of at most this magnitude at either end are cut.
     min_seconds : float
         A clip left shorter (or silent throughout) is zero-padded to this.
+    top_db : float, optional
+        Cut quiet frames relative to the loudest instead of digital silence.
 
     Returns
     -------
@@ -280,6 +293,11 @@ def trimmed_rows(rows, audio_dir, silence=1e-4, min_seconds=0.25):
     >>> rows = trimmed_rows([{"path": f"{folder}/a.flac", "label": "x"}], f"{folder}/out")
     >>> soundfile.info(rows[0]["path"]).frames
     8000
+    >>> clip[:4000] = clip[12000:] = 0.001  # a noise floor 54 dB down
+    >>> soundfile.write(f"{folder}/a.flac", clip, 16000)
+    >>> rows = trimmed_rows([{"path": f"{folder}/a.flac", "label": "x"}], f"{folder}/db", top_db=30)
+    >>> soundfile.info(rows[0]["path"]).frames
+    8000
     """
     import numpy as np
     import soundfile
@@ -288,17 +306,47 @@ def trimmed_rows(rows, audio_dir, silence=1e-4, min_seconds=0.25):
     trimmed = []
     for row in rows:
         audio, rate = soundfile.read(row["path"], dtype="float32")
-        loud = np.flatnonzero(np.abs(audio) > silence)
-        if len(loud):
-            audio = audio[loud[0] : loud[-1] + 1]
+        if top_db is None:
+            loud = np.flatnonzero(np.abs(audio) > silence)
+            if len(loud):
+                audio = audio[loud[0] : loud[-1] + 1]
+        else:
+            loud = loud_frames(audio, rate // 100, top_db)
+            if len(loud):
+                audio = audio[loud[0] * (rate // 100) : (loud[-1] + 1) * (rate // 100)]
         shortest = int(min_seconds * rate)
         if len(loud) == 0 or len(audio) < shortest:
             audio = np.pad(audio[:shortest], (0, shortest - len(audio[:shortest])))
         name = os.path.splitext(os.path.basename(row["path"]))[0] + ".wav"
-        out = os.path.join(audio_dir, name)
+        # A folder per label: clip names repeat across words (Speech Commands).
+        os.makedirs(os.path.join(audio_dir, row["label"]), exist_ok=True)
+        out = os.path.join(audio_dir, row["label"], name)
         soundfile.write(out, audio, rate)
         trimmed.append(dict(row, path=out))
     return trimmed
+
+
+def loud_frames(audio, frame, top_db):
+    """Indices of the ``frame``-sample frames within ``top_db`` of the loudest.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> loud_frames(np.array([0.001, 0.001, 0.5, 0.4, 0.001]), 1, 30).tolist()
+    [2, 3]
+    """
+    import numpy as np
+
+    count = len(audio) // frame
+    if count == 0:
+        return np.arange(0)
+    power = (audio[: count * frame].reshape(count, frame) ** 2).mean(axis=1)
+    level = 10 * np.log10(np.maximum(power, 1e-20))
+    return (
+        np.flatnonzero(level > level.max() - top_db)
+        if power.max() > 0
+        else np.arange(0)
+    )
 
 
 def write_csv(rows, path):
@@ -342,6 +390,11 @@ def main(argv=None):
     shift_sets["esc10_trimmed.csv"] = trimmed_rows(
         shift_sets["esc10_recording_folds.csv"],
         os.path.join(args.out, "esc10_trimmed_audio"),
+    )
+    shift_sets["speech_commands_speakers_trimmed.csv"] = trimmed_rows(
+        sets["speech_commands_speakers.csv"],
+        os.path.join(args.out, "speech_commands_trimmed_audio"),
+        top_db=30,
     )
     for fold in ESC10_TEST_FOLDS:
         shift_sets[f"esc10_recording_folds_test{fold}.csv"] = esc50_rows(

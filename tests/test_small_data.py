@@ -75,7 +75,9 @@ def test_rotated_esc10_splits_test_every_fold_once_and_keep_recordings_apart(tmp
         writer = csv.writer(handle)
         writer.writerow(["filename", "fold", "src_file", "category", "esc10"])
         for name, fold, source, category, esc10 in records:
-            writer.writerow([f"{category}{name}", fold, source + category, category, esc10])
+            writer.writerow(
+                [f"{category}{name}", fold, source + category, category, esc10]
+            )
             (tmp_path / "audio" / f"{category}{name}").touch()
     test_folds = []
     for fold_splits in [small_data_splits.ESC10_FOLD_SPLITS] + [
@@ -133,7 +135,9 @@ def test_table_reports_best_epoch_test_scores_and_gain(tmp_path):
     assert "| 50.0 / 40.0 | -10.0 / -40.0 |" in row
 
 
-def test_clip_levels_sees_a_quieter_copy_and_counts_it_outside(samples, tmp_path, capsys):
+def test_clip_levels_sees_a_quieter_copy_and_counts_it_outside(
+    samples, tmp_path, capsys
+):
     import soundfile
     import torch
 
@@ -160,3 +164,46 @@ def test_clip_levels_sees_a_quieter_copy_and_counts_it_outside(samples, tmp_path
     assert test_line.strip().startswith("test: 1 clips")
     assert test_line.endswith("100.0 % outside the training range")
     assert torch.isfinite(torch.tensor(levels["test"])).all()
+
+
+def test_word_trim_keeps_the_loud_part_and_same_names_of_two_words(tmp_path):
+    import numpy as np
+    import soundfile
+
+    rows = []
+    for word in ("yes", "no"):
+        folder = tmp_path / word
+        folder.mkdir()
+        rng = np.random.default_rng(0)
+        clip = (0.002 * rng.standard_normal(16000)).astype("float32")  # noise floor
+        clip[6400:11200] += 0.5 * np.sin(np.arange(4800) * 0.3).astype("float32")
+        soundfile.write(str(folder / "spk_nohash_0.flac"), clip, 16000)
+        rows.append({"path": str(folder / "spk_nohash_0.flac"), "label": word})
+    digital = small_data_splits.trimmed_rows(rows, str(tmp_path / "digital"))
+    words = small_data_splits.trimmed_rows(rows, str(tmp_path / "words"), top_db=30)
+    # Noise is not digital silence: nothing cut; by level, the 0.3 s tone is left
+    # (on the 10 ms frame grid).
+    assert soundfile.info(digital[0]["path"]).frames == 16000
+    assert soundfile.info(words[0]["path"]).frames == 4800
+    assert len({row["path"] for row in words}) == 2  # one clip name, two words
+
+
+def test_clip_pooled_ecapa_leaves_padding_out_of_its_means():
+    import torch
+    from clip_pooling import ClipPooledECAPA
+    from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
+
+    torch.manual_seed(0)
+    kwargs = {"channels": [8, 8, 8, 8, 24], "attention_channels": 4}
+    kwargs.update(se_channels=4, lin_neurons=4)
+    ecapa = ClipPooledECAPA(20, **kwargs).eval()
+    clip = torch.randn(1, 40, 20)
+    padded = torch.cat([clip, torch.zeros(1, 24, 20)], dim=1)
+    # Pooled over the 40 real frames, as SpeechBrain's ECAPA with their length.
+    lengths = torch.tensor([39.5 / 64])
+    expected = ECAPA_TDNN.forward(ecapa, padded, lengths)
+    assert torch.allclose(ecapa(padded), expected, atol=1e-5)
+    window = ECAPA_TDNN.forward(ecapa, padded)
+    assert not torch.allclose(ecapa(padded), window, atol=1e-3)
+    silent = torch.zeros(2, 64, 20)  # no real frame: every frame counts, no NaN
+    assert torch.isfinite(ecapa(silent)).all()
