@@ -356,6 +356,14 @@ class ClipNormalization(nn.Module):
         Floor of the std, in log-mel units (a real clip's is 2-6): a constant
         clip would divide by 0, a nearly constant one would be blown up to
         the scale of a real sound.
+    silence_level : float, optional
+        Frames whose every bin is at or under this raw log-mel are treated as
+        padding too (``normalization: clip_sound``). ``DIGITAL_SILENCE`` is
+        just over the fbank's floor (``log`` of float32 eps, -15.94): samples
+        of exactly 0, as datasets pad short events to a fixed length (ESC-50
+        pads a 1 s bark with 4 s of zeros). Left in, such frames set most of
+        the clip's mean and std, so the same bark is scaled by how long the
+        file is; left out, it is scaled as if cut to its length.
 
     Example
     -------
@@ -366,16 +374,26 @@ class ClipNormalization(nn.Module):
     True
     >>> norm(quiet)[0, 4:].abs().max().item()
     0.0
+    >>> zeros = torch.cat([loud, torch.full((1, 6, 3), -15.94)], dim=1)  # digital silence
+    >>> sound = ClipNormalization(silence_level=DIGITAL_SILENCE)
+    >>> torch.allclose(sound(zeros)[:, :4], norm(loud), atol=1e-5)
+    True
+    >>> torch.allclose(norm(zeros)[:, :4], norm(loud), atol=1e-2)
+    False
     """
 
-    def __init__(self, pad_value=0.0, min_std=0.1):
+    def __init__(self, pad_value=0.0, min_std=0.1, silence_level=None):
         super().__init__()
         self.pad_value = float(pad_value)
         self.min_std = float(min_std)
+        self.silence_level = None if silence_level is None else float(silence_level)
 
     def forward(self, feats, lengths=None):
         """Normalise ``[B, T, F]`` features, each clip by its own statistics."""
-        real = (feats != self.pad_value).any(dim=-1, keepdim=True).to(feats.dtype)
+        real = (feats != self.pad_value).any(dim=-1, keepdim=True)
+        if self.silence_level is not None:
+            real = real & (feats > self.silence_level).any(dim=-1, keepdim=True)
+        real = real.to(feats.dtype)
         count = (real.sum(dim=(1, 2), keepdim=True) * feats.shape[-1]).clamp_min(1.0)
         # Sums of values shifted by one of the clip's own (its first): a
         # constant clip (digital silence) then centres to exactly 0, in
@@ -386,7 +404,9 @@ class ClipNormalization(nn.Module):
         return centred / (2 * std.clamp_min(self.min_std))
 
 
-NORMALIZATIONS = ("dataset", "clip")
+# Just over KaldiFbank's floor, log(float32 eps) = -15.94: a frame of zeros.
+DIGITAL_SILENCE = -15.0
+NORMALIZATIONS = ("dataset", "clip", "clip_sound")
 
 
 def fbank_normalization(kind, mean=AUTO, std=AUTO):
@@ -396,7 +416,9 @@ def fbank_normalization(kind, mean=AUTO, std=AUTO):
     ---------
     kind : str
         ``"dataset"``: AST's fixed statistics (``FixedNormalization``);
-        ``"clip"``: each clip's own (``ClipNormalization``).
+        ``"clip"``: each clip's own (``ClipNormalization``);
+        ``"clip_sound"``: each clip's own over its frames that are not
+        digital silence (those come out as 0, like padding).
     mean, std : float or "auto"
         The dataset statistics (only read for ``"dataset"``).
 
@@ -416,6 +438,8 @@ def fbank_normalization(kind, mean=AUTO, std=AUTO):
         return FixedNormalization(mean=mean, std=std)
     if kind == "clip":
         return ClipNormalization()
+    if kind == "clip_sound":
+        return ClipNormalization(silence_level=DIGITAL_SILENCE)
     raise ValueError(f"normalization: {kind!r}; known: {', '.join(NORMALIZATIONS)}")
 
 
@@ -453,7 +477,7 @@ def normalized_value(value, mean, std, normalization="dataset"):
     >>> normalized_value(0.0, "auto", "auto", normalization="clip")
     0.0
     """
-    if normalization == "clip":
+    if normalization in ("clip", "clip_sound"):
         return 0.0
     if _is_auto(mean) or _is_auto(std):
         return float("nan")

@@ -216,7 +216,8 @@ def write_model_folder(
         A note on where the weights came from, written in the YAML header.
     normalization : str
         The fbank normalisation the model was trained with: ``"dataset"``
-        (``norm_mean``/``norm_std``) or ``"clip"`` (``ClipNormalization``).
+        (``norm_mean``/``norm_std``), ``"clip"`` (``ClipNormalization``) or
+        ``"clip_sound"`` (the same, digital silence left out).
 
     Returns
     -------

@@ -7,6 +7,7 @@ import torch
 
 from speechbrain_ast.audio import load_audio
 from speechbrain_ast.features import (
+    DIGITAL_SILENCE,
     ClipNormalization,
     FixedNormalization,
     KaldiFbank,
@@ -85,6 +86,44 @@ def test_lengths_in_a_batch_do_not_change_a_clip(clips):
     torch.testing.assert_close(together[:1], alone, atol=1e-5, rtol=0)
 
 
+def test_clip_sound_scales_a_zero_padded_event_as_if_cut_to_its_length(clips):
+    """0.5 s of sound and 0.5 s of zeros in the file: clip_sound sees the 0.5 s.
+
+    ``short`` ends with the last window that still holds sound (frame 49
+    starts at sample 7840), so its 50 frames are those of the padded file;
+    every later frame of the padded file is all zeros.
+    """
+    fbank = KaldiFbank(n_frames=N_FRAMES)
+    padded = torch.zeros(1, 16000)
+    padded[0, :8000] = clips[clips.std(dim=1).argmax(), :8000]
+    short = padded[:, :8240]
+    sound = fbank_normalization("clip_sound")
+    assert sound.silence_level == DIGITAL_SILENCE
+    cut, zero_padded = sound(fbank(short)), sound(fbank(padded))
+    torch.testing.assert_close(zero_padded, cut, atol=1e-3, rtol=0)
+    assert zero_padded[:, 50:].abs().max() == 0.0
+    # Plain clip statistics count the zeros' frames (at the log floor): the
+    # same event comes out on another scale.
+    plain = ClipNormalization()
+    assert (
+        plain(fbank(padded))[:, :50] - plain(fbank(short))[:, :50]
+    ).abs().max() > 0.1
+
+
+def test_clip_sound_keeps_quiet_sound_and_silence_gives_zeros(clips):
+    """A frame just above the floor in one bin is sound; all zeros give 0, not NaN."""
+    loudest = clips.std(dim=1).argmax()
+    feats = KaldiFbank(n_frames=N_FRAMES)(clips[loudest : loudest + 1])
+    quiet = feats.clone()
+    quiet[:, :10] = -15.94
+    quiet[:, 5, 0] = DIGITAL_SILENCE + 0.5
+    sound = ClipNormalization(silence_level=DIGITAL_SILENCE)
+    out = sound(quiet)
+    assert out[0, 5].abs().max() > 0 and out[0, :5].abs().max() == 0.0
+    silent = sound(KaldiFbank(n_frames=N_FRAMES)(torch.zeros(1, 16000)))
+    assert torch.isfinite(silent).all() and silent.abs().max() == 0.0
+
+
 def test_constant_input_gives_zeros_not_nan():
     out = ClipNormalization()(torch.full((1, 5, 4), -15.9))
     assert torch.isfinite(out).all() and out.abs().max() == 0.0
@@ -120,6 +159,40 @@ def test_model_folder_keeps_clip_normalization(folder, clips):
             tagger.mods.embedding_model(ClipNormalization()(fbank(clips)))
         ).squeeze(1)
     torch.testing.assert_close(tagger.logits_batch(clips), expected)
+
+
+def test_clip_sound_model_folder_and_onnx_graph_leave_zeros_out(clips, tmp_path):
+    """A clip_sound folder loads with the silence level; its ONNX graph agrees."""
+    pytest.importorskip("onnxruntime")
+    from speechbrain_ast.tagging.onnx_export import export_tagger
+    from speechbrain_ast.tagging.onnx_runtime import OnnxScorer
+
+    torch.manual_seed(0)
+    encoder = AudioSpectrogramTransformer(
+        n_frames=N_FRAMES, embed_dim=32, depth=1, num_heads=2
+    )
+    out = write_model_folder(
+        str(tmp_path / "model"),
+        encoder,
+        ClassificationHead(32, len(LABELS)),
+        LABELS,
+        -6.6,
+        5.4,
+        False,
+        normalization="clip_sound",
+    )
+    tagger = AudioTagger.from_hparams(source=out)
+    assert tagger.mods.mean_var_norm.silence_level == DIGITAL_SILENCE
+    padded = clips.clone()
+    padded[:, 8000:] = 0.0  # events padded with zeros, as in ESC-50
+    path = export_tagger(tagger, str(tmp_path / "sound.onnx"))
+    _, scores = OnnxScorer(path, threads=1).run(padded)
+    torch.testing.assert_close(scores, tagger.score_batch(padded), atol=1e-5, rtol=0)
+    plain = fbank_normalization("clip")
+    fbank = KaldiFbank(n_frames=N_FRAMES)
+    assert (
+        plain(fbank(padded)) - tagger.mods.mean_var_norm(fbank(padded))
+    ).abs().max() > 0.1
 
 
 def test_onnx_graph_matches_pytorch(folder, clips, tmp_path):

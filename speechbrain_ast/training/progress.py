@@ -17,6 +17,7 @@ __all__ = ["RunPlan", "ProgressClock"]
 
 NORMALIZATION_TEXT = {
     "clip": "each clip's own statistics",
+    "clip_sound": "each clip's own statistics, digital silence left out",
     "dataset": "the training set's statistics",
 }
 
